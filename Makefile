@@ -1,0 +1,61 @@
+# oneport.pachyderm: the two commands are `make demo` and `make test`; the rest are their parts.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export ONEPORT_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/oneport
+export PATH := $(CURDIR)/bin:$(CURDIR)/.venv/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export PYTHONPATH := $(CURDIR)/.build/collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_HOME := $(CURDIR)/.build/ansible-home
+export HELM_PLUGINS := $(CURDIR)/.build/helm/plugins
+export PYTHONDONTWRITEBYTECODE := 1
+
+PY := $(CURDIR)/.venv/bin/python
+SETUP_STAMP := .build/setup.stamp
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(SETUP_STAMP): requirements.txt requirements-dev.txt constraints.txt tools/tools.yml tools/setup_venv.sh tools/install_tools.py
+	@echo "==> setup: Python environment and pinned tools"
+	./tools/setup_venv.sh
+	$(PY) tools/install_tools.py
+	@touch $@
+
+.PHONY: setup
+setup: $(SETUP_STAMP) ## install the pinned Python environment and tool binaries (incremental)
+
+.PHONY: lint
+lint: setup ## yamllint, ruff, ansible-lint (production profile)
+	$(PY) tools/testrun.py --only lint
+
+.PHONY: sanity
+sanity: setup ## ansible-test sanity from a temporary collection tree
+	$(PY) tools/testrun.py --only sanity
+
+.PHONY: unit
+unit: setup ## unit tests (pytest, tests/unit)
+	$(PY) tools/testrun.py --only unit
+
+.PHONY: integration
+integration: setup ## integration tests with real processes (tests/integration)
+	$(PY) tools/testrun.py --only integration
+
+.PHONY: build
+build: setup ## build the collection tarball into dist/
+	$(PY) tools/testrun.py --only build
+
+.PHONY: test
+test: setup ## every quality gate and every test; ends with "N passed, N failed"
+	$(PY) tools/testrun.py
+
+.PHONY: demo
+demo: setup ## run site.yml against the local default inventory and explain the result
+	$(PY) tools/demo.py
+
+.PHONY: clean
+clean: ## remove build outputs from the checkout (the per-user cache stays)
+	rm -rf .build bin dist tests/output .pytest_cache .ruff_cache render

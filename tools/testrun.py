@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Run the quality gates and test suites of `make test`, one stage after the other.
+
+Every stage runs even when an earlier one failed, so one run shows everything that is wrong. Each
+non-pytest gate counts as one test; pytest stages count their own tests (read from JUnit XML). The
+run ends with one line, `summary: N passed, N failed`, and exits non-zero if anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "tests" / "output"
+
+
+@dataclass
+class Stage:
+    name: str
+    group: str
+    commands: list = field(default_factory=list)
+    junit: bool = False
+    runner: object = None
+
+
+def run(cmd, **kwargs) -> int:
+    print("    $ " + " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run(cmd, cwd=kwargs.pop("cwd", ROOT), **kwargs).returncode
+
+
+def pytest_stage(name: str, group: str, paths: list, extra=()) -> Stage:
+    xml = OUTPUT / f"junit-{group}.xml"
+    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-ra", f"--junitxml={xml}", *extra]
+    return Stage(name=name, group=group, commands=[cmd], junit=True)
+
+
+def sanity() -> int:
+    """ansible-test wants the collection at ansible_collections/<ns>/<name>: copy the tracked files."""
+    with tempfile.TemporaryDirectory(prefix="oneport-sanity-") as tmp:
+        dest = Path(tmp) / "ansible_collections" / "oneport" / "pachyderm"
+        files = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for rel in files:
+            src = ROOT / rel
+            if not src.is_file():
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+        # ansible-test lists files through git when it sees a repository.
+        subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+        env.pop("ANSIBLE_CONFIG", None)
+        python = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return run(
+            ["ansible-test", "sanity", "--venv", "--python", python, "--color", "no"],
+            cwd=dest,
+            env=env,
+        )
+
+
+def galaxy_build() -> int:
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    rc = run(["ansible-galaxy", "collection", "build", "--force", "--output-path", str(dist)])
+    if rc:
+        return rc
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "tests/unit/test_collection_build.py",
+            f"--junitxml={OUTPUT / 'junit-build.xml'}",
+        ]
+    )
+
+
+STAGES = [
+    Stage("yamllint", "lint", [["yamllint", "--strict", "."]]),
+    Stage("ruff check", "lint", [["ruff", "check", "."]]),
+    Stage("ruff format --check", "lint", [["ruff", "format", "--check", "."]]),
+    Stage("ansible-lint (production profile)", "lint", [["ansible-lint", "--profile", "production"]]),
+    Stage("ansible-test sanity", "sanity", runner=sanity),
+    Stage("ansible-galaxy collection build", "build", runner=galaxy_build),
+    pytest_stage("unit tests", "unit", ["tests/unit"]),
+    pytest_stage("integration tests", "integration", ["tests/integration"]),
+]
+
+
+def junit_counts(path: Path) -> tuple[int, int]:
+    if not path.exists():
+        return 0, 0
+    root = ET.parse(path).getroot()  # noqa: S314 - our own pytest wrote it
+    suites = [root] if root.tag == "testsuite" else list(root)
+    total = failed = skipped = 0
+    for suite in suites:
+        total += int(suite.get("tests", 0))
+        failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped += int(suite.get("skipped", 0))
+    return total - failed - skipped, failed
+
+
+def prepare_environment() -> None:
+    """The same environment the Makefile exports, for a direct `python tools/testrun.py`."""
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([str(ROOT / "bin"), venv_bin, *path])
+    collections = str(ROOT / ".build" / "collections")
+    os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", collections)
+    os.environ.setdefault("PYTHONPATH", collections)
+    os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+    os.environ.setdefault("ANSIBLE_HOME", str(ROOT / ".build" / "ansible-home"))
+    os.environ.setdefault("HELM_PLUGINS", str(ROOT / ".build" / "helm" / "plugins"))
+
+
+def main(argv=None) -> int:
+    prepare_environment()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", action="append", help="run only these groups")
+    args = parser.parse_args(argv)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    stages = [s for s in STAGES if not args.only or s.group in args.only]
+
+    passed = failed = 0
+    failures = []
+    started = time.monotonic()
+    for index, stage in enumerate(stages, 1):
+        print(f"\n==> [{index}/{len(stages)}] {stage.name}", flush=True)
+        t0 = time.monotonic()
+        if stage.runner is not None:
+            rc = stage.runner()
+        else:
+            rc = 0
+            for cmd in stage.commands:
+                rc = rc or run(cmd)
+        took = time.monotonic() - t0
+        if stage.junit:
+            ok, bad = junit_counts(OUTPUT / f"junit-{stage.group}.xml")
+            if rc and not bad:
+                bad = 1  # collection errors or a crash before any test ran
+            passed, failed = passed + ok, failed + bad
+        else:
+            passed, failed = passed + (rc == 0), failed + (rc != 0)
+        status = "ok" if rc == 0 else f"FAILED (exit {rc})"
+        if rc:
+            failures.append(stage.name)
+        print(f"<== {stage.name}: {status} in {took:.0f}s", flush=True)
+
+    print(f"\nstages run in {time.monotonic() - started:.0f}s", flush=True)
+    if failures:
+        print("failed stages: " + ", ".join(failures), flush=True)
+    print(f"summary: {passed} passed, {failed} failed", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
