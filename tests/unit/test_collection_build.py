@@ -19,13 +19,22 @@ def built_tarball(repo: Path) -> Path:
     return tarball
 
 
+def is_development_artefact(name: str) -> bool:
+    parts = set(Path(name).parts)
+    return (
+        bool(FORBIDDEN_PARTS & parts) or name.startswith(("tests/output", "dist/")) or name.endswith(".pyc")
+    )
+
+
 def test_tarball_holds_no_environment_or_test_output(repo_root):
     with tarfile.open(built_tarball(repo_root)) as tf:
         names = tf.getnames()
     offenders = [
         n
         for n in names
-        if FORBIDDEN_PARTS & set(Path(n).parts) or n.startswith(("tests/output", "dist/")) or n.endswith(".pyc")
+        if FORBIDDEN_PARTS & set(Path(n).parts)
+        or n.startswith(("tests/output", "dist/"))
+        or n.endswith(".pyc")
     ]
     assert offenders == []
 

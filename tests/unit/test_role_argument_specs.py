@@ -8,7 +8,11 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-ROLES = sorted(p for p in (REPO / "roles").iterdir() if (p / "tasks").is_dir()) if (REPO / "roles").is_dir() else []
+ROLES = (
+    sorted(p for p in (REPO / "roles").iterdir() if (p / "tasks").is_dir())
+    if (REPO / "roles").is_dir()
+    else []
+)
 
 
 def load(path: Path):
