@@ -123,8 +123,9 @@ def sanity() -> int:
                 "--local",
                 "--python",
                 f"{sys.version_info.major}.{sys.version_info.minor}",
-            ]
-            + ["--color", "no"],
+                "--color",
+                "no",
+            ],
             cwd=dest,
             env=env,
         )
