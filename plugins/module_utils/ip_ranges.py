@@ -53,7 +53,7 @@ def parse_range(text, where="address"):
             raise RangeError(f"{where}: {value!r} is not a valid CIDR ({exc}); {EXAMPLES}") from None
         return AddressRange(network[0], network[-1], value, where)
     if "-" in value:
-        first_text, _, last_text = value.partition("-")
+        first_text, last_text = value.split("-", 1)
         try:
             first = ipaddress.ip_address(first_text.strip())
             last = ipaddress.ip_address(last_text.strip())

@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-import jsonschema
 import pytest
-import yaml
+from crd_schemas import assert_valid, crd_schemas
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.cert_manager import plan
 from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import build_objects
-
-
-def crd_schemas(directory):
-    """(apiVersion, kind) -> openAPIV3Schema for every served version of every CRD in the folder."""
-    schemas = {}
-    for path in sorted(directory.glob("*.yaml")):
-        crd = yaml.safe_load(path.read_text())
-        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-        for version in crd["spec"]["versions"]:
-            if version.get("served"):
-                schemas[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]
-    return schemas
-
-
-def check(objects, schemas):
-    assert objects
-    for obj in objects:
-        schema = schemas[(obj["apiVersion"], obj["kind"])]
-        jsonschema.Draft7Validator(schema).validate(obj)
-        # Structural schemas prune unknown fields silently: require every field to be declared.
-        assert_declared(obj["spec"], schema["properties"]["spec"], f"{obj['kind']}.spec")
-
-
-def assert_declared(value, schema, path):
-    if isinstance(value, dict) and "properties" in schema:
-        for key, item in value.items():
-            assert key in schema["properties"], f"{path}.{key} is not in the CRD schema"
-            assert_declared(item, schema["properties"][key], f"{path}.{key}")
-    elif isinstance(value, list) and "items" in schema:
-        for item in value:
-            assert_declared(item, schema["items"], f"{path}[]")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +20,7 @@ def cert_manager_schemas(reference_dir):
 
 
 def test_metallb_l2_objects_match_the_crds(metallb_schemas):
-    check(
+    assert_valid(
         build_objects(
             {
                 "address_pools": [
@@ -71,7 +39,7 @@ def test_metallb_l2_objects_match_the_crds(metallb_schemas):
 
 
 def test_metallb_bgp_objects_match_the_crds(metallb_schemas):
-    check(
+    assert_valid(
         build_objects(
             {
                 "address_pools": [{"name": "bgp", "addresses": ["10.30.0.0/24"]}],
@@ -146,4 +114,4 @@ def all_objects(config):
     ids=["self_signed", "http01-ingress", "http01-gateway", "route53", "clouddns", "azuredns"],
 )
 def test_cert_manager_objects_match_the_crds(config, cert_manager_schemas):
-    check(all_objects(config), cert_manager_schemas)
+    assert_valid(all_objects(config), cert_manager_schemas)
