@@ -107,8 +107,11 @@ def plan_tool(name, config, arch):
 
 
 def plan(config):
-    """The download plan for ``config`` (tools, versions, base_urls, mirror_url, checksums, architecture)."""
-    arch = architecture(config.get("architecture") or "")
+    """The download plan for ``config`` (tools, versions, base_urls, mirror_url, checksums, architecture).
+
+    With ``install`` false nothing is downloaded: only the tool names and install kinds are returned,
+    for the checks that the tools already present run.
+    """
     tools = config.get("tools")
     if not isinstance(tools, list) or not tools:
         raise DownloadConfigError(
@@ -116,4 +119,13 @@ def plan(config):
         )
     if "helm-diff" in tools and "helm" not in tools:
         raise DownloadConfigError("prerequisites_tools: helm-diff is a helm plugin; install helm with it")
+    if config.get("install") is False:
+        unknown = [name for name in tools if name not in LAYOUT]
+        if unknown:
+            raise DownloadConfigError(
+                f"prerequisites_tools: {unknown[0]!r} is not a tool this role knows; "
+                f"choose from {', '.join(LAYOUT)}"
+            )
+        return [{"name": name, "install": LAYOUT[name]["install"]} for name in tools]
+    arch = architecture(config.get("architecture") or "")
     return [plan_tool(name, config, arch) for name in tools]

@@ -187,3 +187,29 @@ def test_check_mode_on_a_fresh_host_writes_nothing(mirror, tmp_path):
     assert result.returncode == 0, result.stdout[-4000:]
     assert not (tmp_path / "bin").exists()
     assert not (tmp_path / "cache").exists()
+
+
+def test_check_only_mode_accepts_the_tools_already_installed(file_install, mirror):
+    tmp = file_install[0]
+    variables = {
+        "prerequisites_install_tools": False,
+        "prerequisites_bin_dir": str(tmp / "bin"),
+        "prerequisites_helm_plugins_dir": str(tmp / "plugins"),
+        "prerequisites_tools": mirror["tools"],
+        "prerequisites_check_cluster": False,
+    }
+    result = run_playbook("playbooks/prerequisites.yml", variables, tmp)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert changed(result) == 0
+
+
+def test_check_only_mode_names_the_missing_tools(tmp_path):
+    variables = {
+        "prerequisites_install_tools": False,
+        "prerequisites_bin_dir": str(tmp_path / "empty"),
+        "prerequisites_tools": ["kubectl"],
+        "prerequisites_check_cluster": False,
+    }
+    result = run_playbook("playbooks/prerequisites.yml", variables, tmp_path)
+    assert result.returncode != 0
+    assert f"prerequisites_bin_dir: {tmp_path / 'empty'} has no kubectl" in result.stdout

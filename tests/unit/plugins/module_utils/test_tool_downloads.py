@@ -114,3 +114,12 @@ def test_helm_diff_without_helm_is_refused():
 def test_missing_version_is_named():
     with pytest.raises(DownloadConfigError, match=r"prerequisites_versions\.kubectl: missing"):
         plan(configured(versions={}, tools=["kubectl"]))
+
+
+def test_check_only_plan_needs_no_checksums_or_architecture():
+    steps = plan({"tools": ["helm", "helm-diff", "kubectl"], "install": False})
+    assert steps == [
+        {"name": "helm", "install": "binary"},
+        {"name": "helm-diff", "install": "helm_plugin"},
+        {"name": "kubectl", "install": "binary"},
+    ]
