@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pachctl_context
 short_description: Manage a context in pachctl's config file, exactly as pachctl writes it
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or removes one context in pachctl's config file and can make it the active
     (or active enterprise) context, as C(pachctl config set context), C(pachctl config update context)
