@@ -152,7 +152,7 @@ def parse_pachd_address(value: str, field: str = "pachd_address") -> PachdAddres
         value = "grpc://" + value
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise _fail(field, value, "contains a control character", "remove it")
-    before_fragment, _, fragment = value.partition("#")
+    before_fragment, _sep, fragment = value.partition("#")
 
     match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", before_fragment)
     if before_fragment.startswith(":"):
@@ -164,7 +164,7 @@ def parse_pachd_address(value: str, field: str = "pachd_address") -> PachdAddres
     if rest.endswith("?") and rest.count("?") == 1:
         rest, query = rest[:-1], ""
     else:
-        rest, _, query = rest.partition("?")
+        rest, _sep, query = rest.partition("?")
 
     user_info = None
     path = ""  # "grpc:x" is an opaque URL for Go: no host, no path

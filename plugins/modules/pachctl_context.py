@@ -22,13 +22,17 @@ description:
     existing C(~/.pachyderm)).
   - A file that is not valid JSON or YAML is reported and never overwritten.
 author:
-  - oneport.pachyderm contributors
+  - oneport.pachyderm contributors (@oneport)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
-    details: the diff shows the whole file with every C(session_token) masked.
+    details: The diff shows the whole file with every C(session_token) masked.
+  platform:
+    platforms: posix
 options:
   name:
     description: The context's name, as C(pachctl config list context) shows it.

@@ -7,12 +7,20 @@ what it sees, or lets pachctl edit the file and runs the module again.
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import json
 import os
 import subprocess
 import sys
+from concurrent import futures
 
+import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.pachd_address import (
     PachdAddressError,
@@ -21,18 +29,33 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils.pachd_address im
 
 pytestmark = pytest.mark.slow
 
-# A self-signed CA certificate (a fixture only: no key is kept anywhere).
-CA_PEM = """-----BEGIN CERTIFICATE-----
-MIIBfjCCASOgAwIBAgIUJ6eFjJ8t6b7Xc6Q2F0h1l6o8wxkwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJb25lcG9ydENBMB4XDTI2MDEwMTAwMDAwMFoXDTM2MDEwMTAw
-MDAwMFowFDESMBAGA1UEAwwJb25lcG9ydENBMFkwEwYHKoZIzj0CAQYIKoZIzj0D
-AQcDQgAE7tqbJmQ0w4Qm1mGZr7l6s1r5bD3Q0o0fQ8pTt3uR0o7m1bXq9m4y8Lq1
-v3C2YwG9oX1kq1e3Jm8o2x9b0b3l4qNTMFEwHQYDVR0OBBYEFJ3wU0f0m5F2b8gN
-q0dYk8w2n1q9MB8GA1UdIwQYMBaAFJ3wU0f0m5F2b8gNq0dYk8w2n1q9MA8GA1Ud
-EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIhAJmE7c0p6c1m5j0m7v0e1x2Q
-3p9n2c1b0a9z8y7x6w5vAiEA0m1n2b3v4c5x6z7a8s9d0f1g2h3j4k5l6q7w8e9r0t8=
------END CERTIFICATE-----
-"""
+
+def certificate(name, issuer_key=None, issuer=None, san=None):
+    """A fresh EC key and a certificate: a CA when no issuer is given, else a server certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    return key, builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+CA_PEM = pem(certificate("oneport fixture CA")[1])
 
 
 @pytest.fixture(scope="session")
@@ -304,3 +327,51 @@ def test_address_is_accepted_and_stored_as_pachctl_does(pachctl, home, address):
     else:
         theirs = json.loads(config_of(home))["v2"]["contexts"]["default"].get("pachd_address")
         assert ours == theirs
+
+
+class EmptyReplies(grpc.GenericRpcHandler):
+    """Answers every unary call with an empty message: pachd's version then reads 0.0.0."""
+
+    def service(self, handler_call_details):
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: b"")
+
+
+@pytest.fixture
+def tls_pachd(tmp_path):
+    """A gRPC server on loopback with a certificate from a private CA; yields (port, CA PEM file)."""
+    ca_key, ca = certificate("oneport test CA")
+    key, leaf = certificate(
+        "localhost",
+        ca_key,
+        ca,
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((EmptyReplies(),))
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(private, pem(leaf).encode())]))
+    server.start()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(pem(ca))
+    yield port, ca_file
+    server.stop(None)
+
+
+def test_pachctl_trusts_the_ca_we_stored_in_server_cas(pachctl, home, tls_pachd):
+    port, ca_file = tls_pachd
+    module(
+        home, name="tls", pachd_address=f"grpcs://127.0.0.1:{port}", server_cas_file=str(ca_file), active=True
+    )
+    version = pachctl_run(pachctl, home, "version", "--timeout", "20s", check=False)
+    assert "pachd               0.0.0" in version.stdout, version.stderr
+
+
+def test_pachctl_refuses_the_server_when_server_cas_holds_another_ca(pachctl, home, tls_pachd):
+    port, _ = tls_pachd
+    _, other_ca = certificate("another CA")
+    module(home, name="tls", pachd_address=f"grpcs://127.0.0.1:{port}", server_cas=pem(other_ca), active=True)
+    version = pachctl_run(pachctl, home, "version", "--timeout", "3s", check=False)
+    assert version.returncode != 0
+    assert "pachd " not in version.stdout
