@@ -24,7 +24,8 @@ def test_filter_returns_the_translators_bootstrap():
 
 def test_filter_hands_plain_strings_to_the_model():
     bootstrap = envoy_config({TaggedText("node"): {"id": TaggedText("edge-1")}})
-    assert type(bootstrap["node"]["id"]) is str
+    assert bootstrap["node"]["id"] == "edge-1"
+    assert not isinstance(bootstrap["node"]["id"], TaggedText)
 
 
 def test_filter_turns_a_bad_description_into_an_ansible_error_naming_the_field():

@@ -304,7 +304,7 @@ def test_sds_resource_name_matches_the_listeners_reference():
     bootstrap = render_bootstrap({"tls": TLS})
     context = listener(bootstrap, "https")["filter_chains"][0]["transport_socket"]["typed_config"]
     wanted = context["common_tls_context"]["tls_certificate_sds_secret_configs"][0]["name"]
-    (content,) = secret_files({"tls": TLS}).values()
+    content = next(iter(secret_files({"tls": TLS}).values()))
     assert json.loads(content)["resources"][0]["name"] == wanted
 
 
