@@ -72,6 +72,9 @@ PACHD_HTTP_PREFIXES = ("/archive/", "/jsonschema/", "/pfs", "/api/")
 IDENTITY_PREFIX = "/dex"
 OIDC_CALLBACK_PREFIX = "/authorization-code/callback"
 ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
+# Route targets that are answers from the proxy itself rather than backends.
+HTTPS_REDIRECT = "https_redirect"
+GRPC_TLS_REQUIRED = "grpc_tls_required"
 
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -212,7 +215,7 @@ class Route:
     """One entry of the one port's route table, in evaluation order."""
 
     name: str
-    backend: str  # a backend name, "redirect" or "grpc_tls_required"
+    backend: str  # a backend name, HTTPS_REDIRECT or GRPC_TLS_REQUIRED
     prefix: str = "/"
     grpc: bool = False
     header: Optional[Tuple[str, str]] = None  # (name, value prefix)
@@ -271,6 +274,10 @@ class ProxyModel:
         """The one port's routes, first match wins."""
         return one_port_routes(self)
 
+    def redirect_routes(self) -> List[Route]:
+        """The cleartext port's routes when TLS is on."""
+        return cleartext_redirect_routes(self)
+
 
 def one_port_routes(model: ProxyModel) -> List[Route]:
     routes: List[Route] = []
@@ -299,6 +306,17 @@ def one_port_routes(model: ProxyModel) -> List[Route]:
             )
         )
     routes.append(Route("console", "console", websocket=True))
+    return routes
+
+
+def cleartext_redirect_routes(model: ProxyModel) -> List[Route]:
+    routes: List[Route] = []
+    if model.acme_solver is not None:
+        # HTTP-01 challenges must be answered over plain HTTP; a redirect would break renewals.
+        routes.append(Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX))
+    # A redirect means nothing to a gRPC client: it gets an error it shows to the user instead.
+    routes.append(Route("grpc-tls-required", GRPC_TLS_REQUIRED, grpc=True))
+    routes.append(Route("https-redirect", HTTPS_REDIRECT))
     return routes
 
 
