@@ -495,6 +495,7 @@ def _upstream_protocol(model: ProxyModel, grpc: bool) -> Dict[str, Any]:
             "http2_protocol_options": {
                 "initial_stream_window_size": limits.upstream_stream_window_bytes,
                 "initial_connection_window_size": limits.upstream_connection_window_bytes,
+                "max_concurrent_streams": limits.upstream_max_concurrent_streams,
                 "connection_keepalive": {
                     "interval": _seconds(timeouts.upstream_keepalive_interval),
                     "timeout": _seconds(timeouts.upstream_keepalive_timeout),

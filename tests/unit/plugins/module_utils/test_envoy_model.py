@@ -72,9 +72,10 @@ def test_hsts_header_spells_every_directive():
     assert model.tls.hsts.header_value == "max-age=63072000; includeSubDomains; preload"
 
 
-def test_default_heap_limit_holds_many_worst_case_streams():
+def test_default_heap_limit_holds_a_worst_case_connection_and_more():
     limits = parse_description({}).limits
-    assert limits.max_heap_bytes >= 32 * limits.stream_worst_case_bytes
+    assert limits.max_heap_bytes >= limits.connection_worst_case_bytes
+    assert limits.max_heap_bytes >= 8 * limits.stream_worst_case_bytes
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -250,6 +251,12 @@ def test_s3_hosts_must_be_a_list_of_names():
 def test_connection_window_below_stream_window_is_refused():
     message = refused({"limits": {"stream_window_bytes": 8388608, "connection_window_bytes": 4194304}})
     assert message.startswith("limits.connection_window_bytes: 4194304")
+
+
+def test_backend_connection_window_too_small_for_its_streams_is_refused():
+    message = refused({"limits": {"upstream_stream_window_bytes": 16 * 1024 * 1024}})
+    assert message.startswith("limits.upstream_connection_window_bytes: 268435456")
+    assert "1073741824" in message
 
 
 def test_heap_limit_too_small_for_the_windows_is_refused():
