@@ -450,7 +450,7 @@ def _duration(value: Any, path: str) -> int:
     return _int(value, path, 1, 7 * 24 * 3600, " (seconds)")
 
 
-_TOP_FIELDS = (
+DESCRIPTION_FIELDS = (
     "node",
     "admin",
     "readiness",
@@ -473,7 +473,7 @@ _TOP_FIELDS = (
 def parse_description(description: Any) -> ProxyModel:
     """Validate a plain description and return the typed model; raise EnvoyConfigError naming the field."""
     data = _mapping(description, "description")
-    _known(data, "", _TOP_FIELDS)
+    _known(data, "", DESCRIPTION_FIELDS)
 
     node = _mapping(data.get("node"), "node")
     _known(node, "node", ("id", "cluster"))
