@@ -67,6 +67,10 @@ LEGACY_BACKENDS = {
     "pachd_http": "pachd_http",
 }
 
+# Uploads, downloads, watches and websockets last as long as they move bytes: routes to these never
+# get a total timeout (Envoy's 15 s default would cut them), only an idle one.
+STREAMING_BACKENDS = ("pachd_grpc", "s3", "console", "pachd_http")
+
 # Path prefixes pachd serves over plain HTTP (its chart routes exactly these to port 1659).
 PACHD_HTTP_PREFIXES = ("/archive/", "/jsonschema/", "/pfs", "/api/")
 IDENTITY_PREFIX = "/dex"
@@ -103,6 +107,11 @@ class Backend:
     @property
     def is_ip(self) -> bool:
         return _is_ip(self.host)
+
+    @property
+    def http2(self) -> bool:
+        """pachd's gRPC port speaks HTTP/2; the others speak HTTP/1.1 (websocket upgrades, S3)."""
+        return self.name == "pachd_grpc"
 
 
 @dataclass(frozen=True)
@@ -247,6 +256,16 @@ class LegacyListener:
     def backend(self) -> str:
         return LEGACY_BACKENDS[self.service]
 
+    @property
+    def name(self) -> str:
+        return f"legacy-{self.service}"
+
+    @property
+    def route(self) -> Route:
+        # A legacy port carries exactly one service: every request on it goes to that backend, so
+        # the old direct clients (pachctl on 30650, S3 tools on 30600, ...) keep working unchanged.
+        return Route(self.name, self.backend, websocket=self.backend == "console")
+
 
 @dataclass(frozen=True)
 class ExtraRoute:
@@ -281,6 +300,14 @@ class ProxyModel:
     def routes(self) -> List[Route]:
         """The one port's routes, first match wins."""
         return one_port_routes(self)
+
+    def route_timeouts(self, backend: str) -> Tuple[int, Optional[int]]:
+        """(total, idle) seconds for a route to this backend; a total of 0 means none."""
+        if backend == "pachd_grpc":
+            return 0, self.timeouts.grpc_stream_idle
+        if backend in STREAMING_BACKENDS:
+            return 0, self.timeouts.stream_idle
+        return self.timeouts.auth_request, None
 
     def redirect_routes(self) -> List[Route]:
         """The cleartext port's routes when TLS is on."""
