@@ -601,10 +601,22 @@ def _parse_tls(value: Any) -> Optional[Tls]:
                 "browsers' preload lists require max_age of at least 31536000 and include_subdomains: true; "
                 "set both or drop preload",
             )
+    cert_dir = _dir_path(data["cert_dir"], "tls.cert_dir")
+    files = {}
+    for name, default in (("cert_file", "tls.crt"), ("key_file", "tls.key")):
+        path = _file_path(data.get(name, default), f"tls.{name}")
+        if path.startswith("/") and not path.startswith(cert_dir.rstrip("/") + "/"):
+            raise _fail(
+                f"tls.{name}",
+                path,
+                f"keep it inside tls.cert_dir ({cert_dir}): Envoy watches that directory for renewals, "
+                "or give a name relative to it",
+            )
+        files[name] = path
     return Tls(
-        cert_dir=_dir_path(data["cert_dir"], "tls.cert_dir"),
-        cert_file=_file_path(data.get("cert_file", "tls.crt"), "tls.cert_file"),
-        key_file=_file_path(data.get("key_file", "tls.key"), "tls.key_file"),
+        cert_dir=cert_dir,
+        cert_file=files["cert_file"],
+        key_file=files["key_file"],
         https_port=_port(data.get("https_port", 8443), "tls.https_port"),
         external_https_port=_port(data.get("external_https_port", 443), "tls.external_https_port"),
         hsts=hsts,
