@@ -1,5 +1,3 @@
-# Copyright: oneport.pachyderm contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The typed model of the one-port proxy: what should be reachable on which port.
 
 `parse_description` turns a plain dict (inventory data, JSON) into a validated `ProxyModel`, or raises
@@ -314,10 +312,14 @@ class ProxyModel:
         return cleartext_redirect_routes(self)
 
 
+# HTTP-01 challenges are fetched over plain HTTP on port 80: they go first, before any redirect.
+ACME_ROUTE = Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX)
+
+
 def one_port_routes(model: ProxyModel) -> List[Route]:
     routes: List[Route] = []
     if model.acme_solver is not None and model.tls is None:
-        routes.append(Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX))
+        routes.append(ACME_ROUTE)
     routes.append(Route("grpc", "pachd_grpc", grpc=True))
     # SigV4 and SigV2 signed requests, then presigned URLs (the signature travels in the query).
     routes.append(Route("s3-sigv4", "s3", header=("authorization", "AWS4-HMAC-SHA256")))
@@ -347,8 +349,7 @@ def one_port_routes(model: ProxyModel) -> List[Route]:
 def cleartext_redirect_routes(model: ProxyModel) -> List[Route]:
     routes: List[Route] = []
     if model.acme_solver is not None:
-        # HTTP-01 challenges must be answered over plain HTTP; a redirect would break renewals.
-        routes.append(Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX))
+        routes.append(ACME_ROUTE)
     # A redirect means nothing to a gRPC client: it gets an error it shows to the user instead.
     routes.append(Route("grpc-tls-required", GRPC_TLS_REQUIRED, grpc=True))
     routes.append(Route("https-redirect", HTTPS_REDIRECT))
