@@ -164,9 +164,9 @@ class Limits:
     # trip in practice: measured on loopback with 60 ms added, 16 MiB gave 0.4x of a direct gRPC
     # upload, 64 MiB gave parity. Envoy's 256 MiB default would quadruple the worst case below.
     stream_window_bytes: int = 64 * MIB
-    # Envoy credits the connection window only as streams consume data, so this bounds what one
-    # client connection can make the proxy hold; twice the stream window lets one stalled stream
-    # sit beside one at full speed.
+    # Envoy returns connection-level credit only for data it has passed on towards the backend, so
+    # this bounds what one client connection can make the proxy hold; twice the stream window lets
+    # one stalled stream sit beside one at full speed.
     connection_window_bytes: int = 128 * MIB
     # Backends sit in the same cluster (sub-millisecond round trips): 4 MiB already fills the pipe.
     upstream_stream_window_bytes: int = 4 * MIB
@@ -182,7 +182,8 @@ class Limits:
     # Big enough for OIDC cookies and long presigned S3 URLs; Envoy's default is 60.
     max_request_headers_kb: int = 96
     max_connections: int = 50000
-    # The heap the overload manager protects; keep it ~90% of the container's memory limit.
+    # The heap the overload manager protects; keep it ~80% of the container's memory limit so the
+    # binary, thread stacks and the data arriving between two overload checks still fit.
     max_heap_bytes: int = 1024 * MIB
     # Per backend: Envoy's default of 1024 concurrent requests is too low for a cluster's whole
     # gRPC traffic behind one proxy.
@@ -197,7 +198,8 @@ class Limits:
 
     @property
     def connection_worst_case_bytes(self) -> int:
-        """A client connection with every stream stalled (uploads bounded by the connection window)."""
+        """A client connection with every stream stalled: the connection window caps what is held
+        from the client; each stream may also hold what it already passed towards its backend."""
         per_stream_rest = self.upstream_stream_window_bytes + 2 * self.buffer_bytes
         return self.connection_window_bytes + self.max_concurrent_streams * per_stream_rest
 

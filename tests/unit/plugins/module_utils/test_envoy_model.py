@@ -79,7 +79,7 @@ def test_hsts_header_spells_every_directive():
     assert model.tls.hsts.header_value == "max-age=63072000; includeSubDomains; preload"
 
 
-def test_default_heap_limit_holds_a_worst_case_connection_and_more():
+def test_default_heap_limit_holds_a_worst_case_connection_and_several_streams():
     limits = parse_description({}).limits
     assert limits.max_heap_bytes >= limits.connection_worst_case_bytes
     assert limits.max_heap_bytes >= 8 * limits.stream_worst_case_bytes
