@@ -105,7 +105,7 @@ def bytes_held_from_one_client(tmp_path, backend_port, limits) -> int:
         channel = grpc.insecure_channel(f"127.0.0.1:{http_port}")
         upload = channel.stream_unary("/oneport.Stalled/Upload")
         chunk = b"x" * MIB
-        calls = [upload.future(iter([chunk] * 64), timeout=120) for _ in range(STREAMS)]
+        calls = [upload.future(iter([chunk] * 64), timeout=120) for stream in range(STREAMS)]
 
         # Wait until Envoy stops accepting: the counter is unchanged for three seconds (or give up
         # waiting after a minute and judge what was received by then).
