@@ -94,6 +94,12 @@ def galaxy_build() -> int:
     )
 
 
+def molecule_sandbox() -> int:
+    """The sandbox scenario, on a sandbox of its own (a running `make cluster-up` one is left alone)."""
+    env = dict(os.environ, ONEPORT_SANDBOX_DIR=str(ROOT / ".build" / "molecule" / "sandbox"))
+    return run(["molecule", "test", "-s", "sandbox"], env=env)
+
+
 STAGES = [
     Stage("yamllint", "lint", [["yamllint", "--strict", "."]]),
     Stage("ruff check", "lint", [["ruff", "check", "."]]),
@@ -103,6 +109,7 @@ STAGES = [
     Stage("ansible-galaxy collection build", "build", runner=galaxy_build),
     pytest_stage("unit tests", "unit", ["tests/unit"]),
     pytest_stage("integration tests", "integration", ["tests/integration"]),
+    Stage("molecule test -s sandbox", "molecule", runner=molecule_sandbox),
 ]
 
 

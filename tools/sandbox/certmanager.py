@@ -248,7 +248,9 @@ class StandIn:
     def reconcile_issuers(self) -> dict:
         """Set Ready on every Issuer and ClusterIssuer; return {(kind, ns, name): error-or-None}."""
         result = {}
-        listings = [("ClusterIssuer", self.custom.list_cluster_custom_object(GROUP, VERSION, "clusterissuers"))]
+        listings = [
+            ("ClusterIssuer", self.custom.list_cluster_custom_object(GROUP, VERSION, "clusterissuers"))
+        ]
         listings.append(("Issuer", self.custom.list_cluster_custom_object(GROUP, VERSION, "issuers")))
         for kind, listing in listings:
             for issuer in listing.get("items", []):
@@ -256,9 +258,13 @@ class StandIn:
                 ns = meta.get("namespace") if kind == "Issuer" else None
                 try:
                     self.issuer_signer(issuer, ns)
-                    cond = condition("Ready", True, "KeyPairVerified" if "ca" in issuer["spec"] else "IsReady",
-                                     "Signing CA verified" if "ca" in issuer["spec"] else "",
-                                     meta.get("generation"))
+                    cond = condition(
+                        "Ready",
+                        True,
+                        "KeyPairVerified" if "ca" in issuer["spec"] else "IsReady",
+                        "Signing CA verified" if "ca" in issuer["spec"] else "",
+                        meta.get("generation"),
+                    )
                     result[(kind, ns, meta["name"])] = None
                 except NotReady as err:
                     cond = condition("Ready", False, err.reason, err.message, meta.get("generation"))
@@ -272,7 +278,7 @@ class StandIn:
         for cert in listing.get("items", []):
             try:
                 self.reconcile_certificate(cert, issuers)
-            except Exception as err:  # noqa: BLE001 - one bad Certificate must not stop the others
+            except Exception as err:
                 self.log(f"certificate {cert['metadata'].get('namespace')}/{cert['metadata']['name']}: {err}")
 
     def reconcile_certificate(self, cert: dict, issuers: dict) -> None:
@@ -284,15 +290,22 @@ class StandIn:
         key = (kind, issuer_ns, ref.get("name"))
         if key not in issuers:
             self._set_condition(
-                "Certificate", cert,
+                "Certificate",
+                cert,
                 condition("Ready", False, "Pending", f"{kind} {ref.get('name')!r} not found", gen),
             )
             return
         if issuers[key] is not None:
             self._set_condition(
-                "Certificate", cert,
-                condition("Ready", False, "Pending",
-                          f"{kind} {ref.get('name')!r} is not ready: {issuers[key].message}", gen),
+                "Certificate",
+                cert,
+                condition(
+                    "Ready",
+                    False,
+                    "Pending",
+                    f"{kind} {ref.get('name')!r} is not ready: {issuers[key].message}",
+                    gen,
+                ),
             )
             return
         secret_name = spec["secretName"]
@@ -302,9 +315,10 @@ class StandIn:
             current = x509.load_pem_x509_certificate(data["tls.crt"])
         existing = self._read_secret(secret_name, ns)
         issuer_ann = (existing.metadata.annotations or {}) if existing else {}
-        same_issuer = issuer_ann.get(ANN + "issuer-name") == ref.get("name") and issuer_ann.get(
-            ANN + "issuer-kind"
-        ) == kind
+        same_issuer = (
+            issuer_ann.get(ANN + "issuer-name") == ref.get("name")
+            and issuer_ann.get(ANN + "issuer-kind") == kind
+        )
         if current is not None and same_issuer and issued_names(current) == wanted_names(spec):
             x509_cert = current
         else:
@@ -313,7 +327,9 @@ class StandIn:
             k, x509_cert, ca = sign(spec, signer_key, signer_cert)
             encoding = (spec.get("privateKey") or {}).get("encoding", "PKCS1")
             self._write_secret(cert, k, x509_cert, ca, encoding)
-            self.log(f"issued {ns}/{secret_name} for Certificate {ns}/{meta['name']} via {kind} {ref.get('name')}")
+            self.log(
+                f"issued {ns}/{secret_name} for Certificate {ns}/{meta['name']} via {kind} {ref.get('name')}"
+            )
         not_after = x509_cert.not_valid_after_utc
         not_before = x509_cert.not_valid_before_utc
         renewal = not_after - (not_after - not_before) / 3
@@ -325,7 +341,8 @@ class StandIn:
             revision=status.get("revision") or 1,
         )
         self._set_condition(
-            "Certificate", cert,
+            "Certificate",
+            cert,
             condition("Ready", True, "Ready", "Certificate is up to date and has not expired", gen),
             extra=status,
         )
@@ -449,7 +466,7 @@ def main(argv=None) -> int:
                 state = "reconciling Certificates"
             else:
                 state = "waiting for the cert-manager.io CRDs"
-        except Exception as err:  # noqa: BLE001 - keep serving; the log says what went wrong
+        except Exception as err:
             state = f"error: {err}"
         if state != last_state:
             marker.write_text(state + "\n")

@@ -8,6 +8,7 @@ in state.json, so several checkouts can run a sandbox each.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -353,6 +354,7 @@ class Sandbox:
                 [
                     find_binary("kwok"),
                     f"--kubeconfig={self.component_kubeconfig('kwok')}",
+                    f"--config={Path(__file__).parent / 'kwok-stages.yaml'}",
                     "--manage-all-nodes=false",
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                     "--cidr=10.244.0.0/16",
@@ -569,17 +571,18 @@ class Sandbox:
             if pid is None:
                 self._pid_file(name).unlink(missing_ok=True)
                 continue
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and _group_alive(pid):
+                _reap(pid)
                 time.sleep(0.2)
             if _group_alive(pid):
                 os.killpg(pid, signal.SIGKILL)
                 while _group_alive(pid):
+                    _reap(pid)
                     time.sleep(0.1)
+            _reap(pid)
             self._pid_file(name).unlink(missing_ok=True)
             log(f"{name}: stopped")
 
@@ -602,6 +605,12 @@ class Sandbox:
 
     def running(self) -> bool:
         return all(s.running for s in self.status())
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status of a component this process started itself (no zombie left)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -27,7 +27,7 @@ def crd_established(kubeconfig: str, name: str) -> bool:
         crd = api.read_custom_resource_definition(name)
     except ApiException:
         return False
-    except Exception:  # noqa: BLE001 - API server not reachable yet: try again later
+    except Exception:
         return False
     conditions = (crd.status and crd.status.conditions) or []
     return any(c.type == "Established" and c.status == "True" for c in conditions)
