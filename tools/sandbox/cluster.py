@@ -177,6 +177,17 @@ class Sandbox:
         # charts' RBAC cannot reach them: they act as cluster admins of this throwaway cluster.
         for component in ("kwok", "metallb-controller", "cert-manager"):
             leaf(component, f"oneport-sandbox:{component}", organizations=["system:masters"], client=True)
+        # The aggregation layer's own CA, as kubeadm sets it up: components that delegate
+        # authentication read it from kube-system/extension-apiserver-authentication.
+        fp_crt, fp_key = self.pki / "front-proxy-ca.crt", self.pki / "front-proxy-ca.key"
+        if not fp_crt.exists():
+            key, cert = pki.make_ca("oneport-sandbox-front-proxy-ca")
+            pki.write_private(fp_key, pki.key_pem(key))
+            pki.write_private(fp_crt, pki.cert_pem(cert), mode=0o644)
+        if not (self.pki / "front-proxy-client.crt").exists():
+            k, c = pki.issue(pki.load_key(fp_key), pki.load_cert(fp_crt), "front-proxy-client", client=True)
+            pki.write_private(self.pki / "front-proxy-client.key", pki.key_pem(k))
+            pki.write_private(self.pki / "front-proxy-client.crt", pki.cert_pem(c), mode=0o644)
         if not (self.pki / "sa.key").exists():
             private, public = pki.service_account_keys()
             pki.write_private(self.pki / "sa.key", private)
@@ -303,6 +314,13 @@ class Sandbox:
                     f"--service-account-signing-key-file={pk / 'sa.key'}",
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
                     "--authorization-mode=RBAC",
+                    f"--requestheader-client-ca-file={pk / 'front-proxy-ca.crt'}",
+                    "--requestheader-allowed-names=front-proxy-client",
+                    "--requestheader-username-headers=X-Remote-User",
+                    "--requestheader-group-headers=X-Remote-Group",
+                    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                    f"--proxy-client-cert-file={pk / 'front-proxy-client.crt'}",
+                    f"--proxy-client-key-file={pk / 'front-proxy-client.key'}",
                     "--allow-privileged=true",
                     # The endpoint reconciler would publish 127.0.0.1, which Endpoints reject.
                     "--endpoint-reconciler-type=none",
@@ -327,7 +345,7 @@ class Sandbox:
                     f"--cluster-signing-cert-file={pk / 'ca.crt'}",
                     f"--cluster-signing-key-file={pk / 'ca.key'}",
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
-                    "--use-service-account-credentials=false",
+                    "--use-service-account-credentials=true",
                     "--leader-elect=false",
                     "--profiling=false",
                     "--v=1",
