@@ -208,13 +208,17 @@ class StandIn:
         self.log = log
 
     def crds_present(self) -> bool:
+        """True once the Certificate, Issuer and ClusterIssuer CRDs are Established (served)."""
         from kubernetes.client.rest import ApiException
 
-        try:
-            for plural in ("certificates", "issuers", "clusterissuers"):
-                self.ext.read_custom_resource_definition(f"{plural}.{GROUP}")
-        except ApiException:
-            return False
+        for plural in ("certificates", "issuers", "clusterissuers"):
+            try:
+                crd = self.ext.read_custom_resource_definition(f"{plural}.{GROUP}")
+            except ApiException:
+                return False
+            conditions = (crd.status and crd.status.conditions) or []
+            if not any(c.type == "Established" and c.status == "True" for c in conditions):
+                return False
         return True
 
     # issuers -----------------------------------------------------------------
