@@ -96,7 +96,8 @@ def galaxy_build() -> int:
 
 def molecule_sandbox() -> int:
     """The sandbox scenario, on a sandbox of its own (a running `make cluster-up` one is left alone)."""
-    env = dict(os.environ, ONEPORT_SANDBOX_DIR=str(ROOT / ".build" / "molecule" / "sandbox"))
+    state = ROOT / ".build" / "molecule" / "sandbox"
+    env = dict(os.environ, ONEPORT_SANDBOX_DIR=str(state), K8S_AUTH_KUBECONFIG=str(state / "kubeconfig"))
     return run(["molecule", "test", "-s", "sandbox"], env=env)
 
 

@@ -248,8 +248,12 @@ class Sandbox:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
         except (ValueError, OSError):
             return None
+        if not _alive(pid):
+            return None
+        # A recycled pid belongs to some other process: ours carry a marker in their environment
+        # (unreadable for an instant right after exec; the pid file is then fresh and trusted).
         marker = f"ONEPORT_SANDBOX_COMPONENT={self.root}:{name}".encode()
-        if marker not in environ.split(b"\0") or not cmdline:
+        if environ and cmdline and marker not in environ.split(b"\0"):
             return None
         return pid
 
@@ -450,11 +454,12 @@ class Sandbox:
         ok = code == 200 and ("true" in body if name == "etcd" else True)
         return ok, f"{code} {body.strip()[:80]}"
 
-    def _wait(self, name: str, timeout: float = 120.0) -> None:
+    def _wait(self, name: str, pid: int, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         detail = ""
         while time.monotonic() < deadline:
-            if self.pid(name) is None:
+            _reap(pid)
+            if not _alive(pid):
                 raise SandboxError(
                     f"{name} exited during start-up; see {self.logs / (name + '.log')} (last lines:\n"
                     + self.tail(name)
@@ -558,7 +563,7 @@ class Sandbox:
             pid = self._spawn(name, cmd, env)
             log(f"{name}: started (pid {pid})")
             if self._health_url(name) is not None:
-                self._wait(name)
+                self._wait(name, pid)
             if name == "kwok":
                 self._ensure_nodes()
                 self._wait_nodes_ready()
@@ -629,6 +634,15 @@ def _reap(pid: int) -> None:
     """Collect the exit status of a component this process started itself (no zombie left)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _group_alive(pgid: int) -> bool:

@@ -135,3 +135,123 @@ def test_down_stops_every_process_and_frees_the_ports(tmp_path):
     busy = [port for name, port in box.ports.items() if port_in_use(port) and not name.startswith("metallb")]
     assert not busy
     assert all(not s.running for s in box.status())
+
+
+CERT_MANAGER_OBJECTS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: certs}
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: root}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: sandbox-ca, namespace: cert-manager}
+spec:
+  isCA: true
+  commonName: sandbox-ca
+  secretName: sandbox-ca
+  issuerRef: {name: root, kind: ClusterIssuer}
+---
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: ca}
+spec: {ca: {secretName: sandbox-ca}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: leaf, namespace: certs}
+spec:
+  secretName: leaf-tls
+  dnsNames: [px.example]
+  issuerRef: {name: ca, kind: ClusterIssuer}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: acme, namespace: certs}
+spec:
+  acme:
+    server: https://acme.invalid/directory
+    privateKeySecretRef: {name: acme-key}
+    solvers: [{http01: {ingress: {ingressClassName: envoy}}}]
+"""
+
+
+@pytest.fixture(scope="module")
+def cert_manager_objects(sandbox, charts_dir):
+    subprocess.run(
+        [
+            "helm",
+            f"--kubeconfig={sandbox.kubeconfig}",
+            "upgrade",
+            "--install",
+            "cert-manager",
+            str(charts_dir / "cert-manager"),
+            "-n",
+            "cert-manager",
+            "--create-namespace",
+            "--set",
+            "crds.enabled=true",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    kubectl(
+        sandbox, "wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=60s"
+    )
+    _apply(sandbox, CERT_MANAGER_OBJECTS)
+    kubectl(sandbox, "-n", "certs", "wait", "--for=condition=Ready", "certificate/leaf", "--timeout=60s")
+    return sandbox
+
+
+def test_stand_in_signs_a_leaf_with_a_ca_issuer_chain(cert_manager_objects):
+    import base64
+
+    from cryptography import x509
+
+    secret = json.loads(
+        kubectl(cert_manager_objects, "-n", "certs", "get", "secret", "leaf-tls", "-o", "json")
+    )
+    assert secret["type"] == "kubernetes.io/tls"
+    assert secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] == "ca"
+    leaf = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    ca = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["ca.crt"]))
+    leaf.verify_directly_issued_by(ca)
+    assert ca.subject.rfc4514_string() == "CN=sandbox-ca"
+
+
+def test_stand_in_leaves_a_signed_secret_alone(cert_manager_objects):
+    def version():
+        return kubectl(
+            cert_manager_objects,
+            "-n",
+            "certs",
+            "get",
+            "secret",
+            "leaf-tls",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        )
+
+    before = version()
+    time.sleep(3)  # the stand-in reconciles every second
+    assert version() == before
+
+
+def test_stand_in_reports_acme_issuers_not_ready_with_the_reason(cert_manager_objects):
+    kubectl(
+        cert_manager_objects,
+        "-n",
+        "certs",
+        "wait",
+        "--for=condition=Ready=False",
+        "issuer/acme",
+        "--timeout=30s",
+    )
+    issuer = json.loads(kubectl(cert_manager_objects, "-n", "certs", "get", "issuer", "acme", "-o", "json"))
+    ready = next(c for c in issuer["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "ErrRegisterACMEAccount"
+    assert "no ACME server" in ready["message"]
