@@ -41,9 +41,9 @@ def pachyderm_pin(secret_data, inputs, encoded=True):
 
 
 def pachyderm_values(inputs, pinned, storage_secret_data=None, encoded=True):
-    """The chart values for the inputs and pinned values."""
-    data = _plain(storage_secret_data or {})
-    if encoded:
+    """The chart values; storage_secret_data None (not read) puts placeholders for its credentials."""
+    data = None if storage_secret_data is None else _plain(storage_secret_data)
+    if encoded and data:
         data = {k: base64.b64decode(v).decode() for k, v in data.items()}
     return _call(model.build_values, inputs, pinned, data)
 

@@ -350,13 +350,18 @@ def check_storage(inputs: dict) -> None:
 
 
 def storage_credentials(inputs: dict, secret_data: dict | None) -> dict:
-    """Credentials by Secret key: from the named Secret's data when given, else the inline variables."""
+    """Credentials by Secret key: from the named Secret's data, else the inline variables.
+
+    ``secret_data`` None means the Secret was not read: placeholders stand in for its keys.
+    """
     backend = storage_backend(inputs)
     if backend == "local":
         return {}
     if _get(inputs, "storage_credentials_secret", ""):
-        data = secret_data or {}
         name = inputs["storage_credentials_secret"]
+        if secret_data is None:  # not read (render-only, or the check before any change)
+            return {k: f"<from Secret {name}>" for k in STORAGE_SECRET_KEYS[backend]}
+        data = secret_data
         missing = [k for k in STORAGE_SECRET_KEYS[backend] if not data.get(k)]
         if missing:
             raise ValueError(
@@ -839,7 +844,9 @@ def schema_problems(values: dict, schema: dict) -> list:
     """jsonschema errors of ``values`` against the chart's values.schema.json, as readable lines."""
     import jsonschema  # a run-time requirement of the collection (requirements.txt)
 
-    validator = jsonschema.validators.validator_for(schema)(schema)
+    # Chart schemas often name the generic "http://json-schema.org/schema#"; read them as draft 7.
+    known = jsonschema.validators.validator_for(schema, default=None) if schema.get("$schema") else None
+    validator = (known or jsonschema.Draft7Validator)(schema)
     lines = []
     for error in sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
