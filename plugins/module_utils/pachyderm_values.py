@@ -151,7 +151,7 @@ def proxy_host(inputs: dict) -> str:
             f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; give the bare host name without a "
             "scheme or path, for example pachyderm.example.com"
         )
-    name, _, port = host.partition(":")
+    name, _colon, port = host.partition(":")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; the port must be 1-65535")
     try:
@@ -885,7 +885,7 @@ def proxy_endpoint(inputs: dict, ingress=None, node_address: str = "") -> dict:
         lb_name = lb_name or f"pachyderm-proxy.{_get(inputs, 'namespace', 'pachyderm')}.svc.cluster.local"
     else:
         port = 443 if tls else 80
-    name, _, host_port = host.partition(":")
+    name, _colon, host_port = host.partition(":")
     address = name or lb_name or ip
     if host_port:
         port = int(host_port)
