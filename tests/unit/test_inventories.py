@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 from pathlib import Path
 
@@ -27,18 +29,61 @@ def trusted(value):
     return trust_as_template(value) if isinstance(value, str) else value
 
 
-def role_inputs(inventory: Path) -> dict:
-    """The values-model inputs the pachyderm role computes for localhost of ``inventory``."""
+def role_template(inventory: Path, role: str, expression):
+    """``expression`` templated as ``role`` would see it for localhost of ``inventory``."""
     loader = DataLoader()
     manager = InventoryManager(loader=loader, sources=[str(inventory)])
     variables = VariableManager(loader=loader, inventory=manager)
     host_vars = variables.get_vars(host=manager.get_host("localhost"))
     # The role's own files are trusted templates, as in a real run.
-    role_vars = trusted(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()))
+    role_dir = REPO / "roles" / role
+    role_vars = trusted(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()))
     role_vars.update(host_vars)
-    role_vars.update(trusted(yaml.safe_load((ROLE / "vars" / "main.yml").read_text())))
+    if (role_dir / "vars" / "main.yml").is_file():
+        role_vars.update(trusted(yaml.safe_load((role_dir / "vars" / "main.yml").read_text())))
     templar = Templar(loader=loader, variables=role_vars)
-    return json.loads(json.dumps(templar.template(role_vars["_pachyderm_inputs"])))
+    return json.loads(json.dumps(templar.template(trusted(expression))))
+
+
+@functools.cache
+def role_inputs(inventory: Path) -> dict:
+    """The values-model inputs the pachyderm role computes for localhost of ``inventory``."""
+    return role_template(inventory, "pachyderm", "{{ _pachyderm_inputs }}")
+
+
+def role_plan(inventory: Path, role: str, task_file: str, fact: str):
+    """What ``role``'s set_fact of ``fact`` computes: its own input template, then its own filter."""
+    for task in yaml.safe_load((REPO / "roles" / role / "tasks" / task_file).read_text()):
+        expression = task.get("ansible.builtin.set_fact", {}).get(fact)
+        if expression:
+            break
+    else:
+        raise LookupError(f"{role}/tasks/{task_file} sets no {fact}")
+    inputs, _pipe, filter_name = expression.strip().removesuffix("}}").rpartition("| oneport.pachyderm.")
+    config = role_template(inventory, role, inputs + "}}")
+    return collection_filter(filter_name.strip())(config)
+
+
+def collection_filter(name: str):
+    """A filter of this collection by name, from the plugin that registers it."""
+    for path in sorted((REPO / "plugins" / "filter").glob("*.py")):
+        module = importlib.import_module(f"ansible_collections.oneport.pachyderm.plugins.filter.{path.stem}")
+        found = getattr(module, "FilterModule", None)
+        if found and name in found().filters():
+            return found().filters()[name]
+    raise LookupError(f"no filter {name}")
+
+
+def crd_schemas(directory: Path) -> dict:
+    """(apiVersion, kind) -> openAPIV3Schema of every served CRD version in ``directory``."""
+    schemas = {}
+    for path in sorted(directory.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        for version in crd["spec"]["versions"]:
+            if version.get("served"):
+                key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+                schemas[key] = version["schema"]["openAPIV3Schema"]
+    return schemas
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +115,37 @@ def test_inventory_outside_a_sandbox_keeps_the_mock_idp_off(inventory):
     if model.environment(inputs) == "production":
         pinned = model.pin(None, model.pinned_keys(inputs))["values"]
         assert model.build_values(inputs, pinned)["oidc"]["mockIDP"] is False
+
+
+METALLB_INVENTORIES = [p for p in INVENTORIES if role_inputs(p)["platform"] == "metallb"]
+TLS_INVENTORIES = [
+    p for p in INVENTORIES if role_inputs(p)["tls"] in ("self_signed", "acme_http01", "acme_dns01")
+]
+
+
+@pytest.mark.parametrize(
+    "inventory", METALLB_INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories"))
+)
+def test_inventory_metallb_objects_fit_the_crds(inventory, reference_dir):
+    import jsonschema
+
+    schemas = crd_schemas(reference_dir / "crds" / "metallb-v0.16.1")
+    objects = role_plan(inventory, "metallb", "validate.yml", "metallb_objects")
+    assert objects
+    for obj in objects:
+        jsonschema.Draft7Validator(schemas[(obj["apiVersion"], obj["kind"])]).validate(obj)
+    pools = {o["metadata"]["name"] for o in objects if o["kind"] == "IPAddressPool"}
+    assert role_inputs(inventory)["metallb_address_pool"] in pools
+
+
+@pytest.mark.parametrize("inventory", TLS_INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories")))
+def test_inventory_cert_manager_objects_fit_the_crds(inventory, reference_dir):
+    import jsonschema
+
+    schemas = crd_schemas(reference_dir / "crds" / "cert-manager-v1.21.1")
+    plan = role_plan(inventory, "cert_manager", "validate.yml", "cert_manager_plan")
+    objects = plan["issuers"] + ([plan["certificate"]] if plan.get("certificate") else [])
+    assert objects
+    for obj in objects:
+        jsonschema.Draft7Validator(schemas[(obj["apiVersion"], obj["kind"])]).validate(obj)
+    assert plan["certificate"]["spec"]["secretName"] == role_inputs(inventory)["tls_secret_name"]
