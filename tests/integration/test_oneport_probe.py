@@ -1,0 +1,119 @@
+"""oneport_probe against a real Envoy carrying Pachyderm's reference routes to real loopback backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from probe_backends import (
+    EnvoyProcess,
+    GrpcHealthBackend,
+    S3Backend,
+    console_backend,
+    dex_backend,
+    envoy_binary,
+    free_port,
+    loopback_config,
+    write_json,
+)
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils import oneport_probe as probe
+
+pytestmark = pytest.mark.skipif(not envoy_binary(), reason="envoy not installed: run `make setup`")
+
+PROBES = ["grpc", "console", "s3", "dex"]
+
+
+@pytest.fixture(scope="module")
+def backends():
+    started = {
+        "pachd-grpc": GrpcHealthBackend().start(),
+        "console": console_backend().start(),
+        "pachd-s3": S3Backend().start(),
+    }
+    started["pachd-identity"] = dex_backend("http://pachyderm.example.com/dex").start()
+    yield started
+    for backend in started.values():
+        backend.stop()
+
+
+@pytest.fixture(scope="module")
+def reference_envoy(reference_dir):
+    return json.loads((reference_dir / "pachyderm" / "envoy.json").read_text())
+
+
+@pytest.fixture
+def one_port(backends, reference_envoy, tmp_path):
+    """Start Envoy with the reference routes; `one_port(ports)` overrides where clusters point."""
+    started = []
+
+    def start(overrides=None):
+        ports = {name: backend.port for name, backend in backends.items()}
+        ports.update(overrides or {})
+        listen, admin = free_port(), free_port()
+        config = loopback_config(reference_envoy, ports, listen, admin)
+        path = write_json(tmp_path / f"envoy-{len(started)}.json", config)
+        envoy = EnvoyProcess(path, admin, tmp_path / f"envoy-{len(started)}.log").start()
+        started.append(envoy)
+        return probe.parse_endpoint(f"http://127.0.0.1:{listen}", timeout=5)
+
+    yield start
+    for envoy in started:
+        envoy.stop()
+
+
+def rows(results):
+    return {r.name: r for r in results}
+
+
+def test_every_probe_passes_when_each_backend_answers_its_route(one_port):
+    results = probe.run_probes(one_port(), PROBES)
+    assert [r.status for r in results] == ["ok"] * 4, probe.format_table(results)
+    by_name = rows(results)
+    assert "SERVING" in by_name["grpc"].detail
+    assert "ListAllMyBucketsResult" in by_name["s3"].detail
+    assert by_name["dex"].detail == "issuer http://pachyderm.example.com/dex"
+
+
+def test_grpc_row_fails_when_pachd_grpc_is_down(one_port):
+    results = rows(probe.run_probes(one_port({"pachd-grpc": free_port()}), PROBES))
+    assert results["grpc"].status == "failed"
+    assert "UNAVAILABLE" in results["grpc"].detail
+    assert [results[n].status for n in ("console", "s3", "dex")] == ["ok"] * 3
+
+
+def test_grpc_row_fails_when_pachd_reports_not_serving(backends, one_port):
+    health = backends["pachd-grpc"].health
+    health.set("", probe.health_pb2.HealthCheckResponse.NOT_SERVING)
+    try:
+        result = rows(probe.run_probes(one_port(), ["grpc"]))["grpc"]
+    finally:
+        health.set("", probe.health_pb2.HealthCheckResponse.SERVING)
+    assert result.status == "failed"
+    assert "NOT_SERVING" in result.detail
+
+
+def test_s3_row_fails_when_the_console_answers_signed_requests(backends, one_port):
+    results = rows(probe.run_probes(one_port({"pachd-s3": backends["console"].port}), PROBES))
+    assert results["s3"].status == "failed"
+    assert "not an S3 answer" in results["s3"].detail
+    assert results["console"].status == "ok"
+
+
+def test_presigned_row_catches_the_reference_routes_sending_query_signed_urls_to_the_console(one_port):
+    results = rows(probe.run_probes(one_port(), ["s3", "s3_presigned"]))
+    assert results["s3"].status == "ok"
+    assert results["s3_presigned"].status == "failed"
+    assert "text/html" in results["s3_presigned"].detail
+
+
+def test_dex_row_fails_when_the_identity_backend_is_down(one_port):
+    results = rows(probe.run_probes(one_port({"pachd-identity": free_port()}), PROBES))
+    assert results["dex"].status == "failed"
+    assert "HTTP 503" in results["dex"].detail
+
+
+def test_console_row_fails_when_the_console_is_down(one_port):
+    results = rows(probe.run_probes(one_port({"console": free_port()}), ["console", "s3"]))
+    assert results["console"].status == "failed"
+    assert results["s3"].status == "ok"
