@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 from probe_backends import (
@@ -117,3 +119,65 @@ def test_console_row_fails_when_the_console_is_down(one_port):
     results = rows(probe.run_probes(one_port({"console": free_port()}), ["console", "s3"]))
     assert results["console"].status == "failed"
     assert results["s3"].status == "ok"
+
+
+def run_verify(repo_root, tmp_path, extra_vars, *args):
+    """ansible-playbook playbooks/verify.yml on the local inventory with extra vars from a file."""
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(repo_root / "inventories" / "local"),
+            str(repo_root / "playbooks" / "verify.yml"),
+            "-e",
+            f"@{vars_file}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo_root,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+        check=False,
+    )
+
+
+def test_verify_role_passes_and_prints_the_table_for_the_published_endpoint_fact(
+    one_port, repo_root, tmp_path
+):
+    endpoint = one_port()
+    fact = {"address": endpoint.host, "scheme": "http", "port": endpoint.port, "tls": False}
+    extra = {"oneport_proxy_endpoint": fact, "verify_pachctl_binary": "oneport-no-such-pachctl"}
+    result = run_verify(repo_root, tmp_path, extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = " ".join(result.stdout.split())  # the YAML callback wraps long table lines
+    assert "grpc.health.v1 SERVING" in output
+    assert "pachctl skipped active context oneport-no-such-pachctl not found" in output
+    assert "changed=0" in output
+
+
+def test_verify_role_in_check_mode_still_probes_and_changes_nothing(one_port, repo_root, tmp_path):
+    endpoint = one_port()
+    extra = {"verify_endpoint": endpoint.base_url, "verify_probes": ["grpc", "console", "s3", "dex"]}
+    result = run_verify(repo_root, tmp_path, extra, "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ListAllMyBucketsResult" in " ".join(result.stdout.split())
+    assert "changed=0" in result.stdout
+
+
+def test_verify_role_fails_naming_the_probe_when_the_console_answers_s3(
+    backends, one_port, repo_root, tmp_path
+):
+    endpoint = one_port({"pachd-s3": backends["console"].port})
+    extra = {"verify_endpoint": endpoint.base_url, "verify_probes": ["grpc", "console", "s3", "dex"]}
+    result = run_verify(repo_root, tmp_path, extra)
+    assert result.returncode != 0
+    assert "1 of 4 probes failed: s3: HTTP 200 text/html: not an S3 answer" in result.stdout
+
+
+def test_verify_role_without_an_endpoint_says_to_run_the_pachyderm_role(repo_root, tmp_path):
+    result = run_verify(repo_root, tmp_path, {})
+    assert result.returncode != 0
+    assert "verify_endpoint" in result.stdout
+    assert "Run the pachyderm role first" in result.stdout
