@@ -1,0 +1,293 @@
+"""The edge_proxy role for real: bin/envoy installed into a temporary prefix, supervised by the test.
+
+The machine has no systemd as PID 1, so the role runs with `edge_proxy_service_manager: none` and the
+test supervises the run script the role writes, exactly as systemd would run the unit's ExecStart. The
+configuration is Pachyderm's reference Envoy config moved to loopback (probe_backends.loopback_config),
+given to the role as `edge_proxy_bootstrap`; the console route points at a backend that streams slowly,
+so a hot restart can be watched while a response is in flight.
+"""
+
+from __future__ import annotations
+
+import copy
+import grp
+import http.client
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from probe_backends import envoy_binary, free_port, loopback_config, wait_ready
+
+pytestmark = pytest.mark.skipif(not envoy_binary(), reason="envoy not installed: run `make setup`")
+
+CHUNKS = 24
+CHUNK_INTERVAL = 0.25
+
+
+class _Streaming(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path != "/stream":
+            body = b"<html><body>console</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for index in range(CHUNKS):
+            data = f"chunk {index}\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+            time.sleep(CHUNK_INTERVAL)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def streaming_backend():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Streaming)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+class Edge:
+    """One installation of the role into a prefix, and the ansible-playbook runs against it."""
+
+    def __init__(self, repo, prefix, reference, backend_port):
+        self.repo = repo
+        self.prefix = prefix
+        self.listen_port = free_port()
+        self.admin_port = free_port()
+        self.bootstrap = loopback_config(
+            reference, {"console": backend_port}, self.listen_port, self.admin_port
+        )
+        user = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(os.getgid()).gr_name
+        self.vars = {
+            "edge_proxy_service_manager": "none",
+            "edge_proxy_create_user": False,
+            "edge_proxy_user": user,
+            "edge_proxy_group": group,
+            "edge_proxy_envoy_local_path": envoy_binary(),
+            "edge_proxy_install_dir": str(prefix / "opt"),
+            "edge_proxy_config_dir": str(prefix / "etc"),
+            "edge_proxy_cert_dir": str(prefix / "etc" / "tls"),
+            "edge_proxy_run_dir": str(prefix / "run"),
+            "edge_proxy_unit_dir": str(prefix / "systemd"),
+            # A base id of our own: hot-restart shared memory never meets another Envoy on this machine.
+            "edge_proxy_base_id": random.randint(1000, 2**30),
+            "edge_proxy_drain_seconds": 2,
+            "edge_proxy_upstream_host": "127.0.0.1",
+            "edge_proxy_bootstrap": self.bootstrap,
+        }
+        self.playbook = prefix / "edge.yml"
+        self.playbook.write_text(
+            "- hosts: localhost\n  gather_facts: false\n  roles:\n    - oneport.pachyderm.edge_proxy\n"
+        )
+        self.supervised = None
+
+    def converge(self, *args, **overrides):
+        vars_file = self.prefix / "vars.json"
+        vars_file.write_text(json.dumps({**self.vars, **overrides}))
+        return subprocess.run(
+            [
+                "ansible-playbook",
+                "-i",
+                str(self.repo / "inventories" / "local"),
+                str(self.playbook),
+                "-e",
+                f"@{vars_file}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=self.repo,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+            check=False,
+        )
+
+    @property
+    def config_file(self):
+        return self.prefix / "etc" / "envoy.json"
+
+    def supervise(self):
+        """Run the script the role wrote, as a service manager would."""
+        log = open(self.prefix / "supervised.log", "ab")  # noqa: SIM115 - closed with the process
+        self.supervised = subprocess.Popen(
+            [str(self.prefix / "opt" / "oneport-envoy-run")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_ready(self.admin_port, 60, self.supervised, self.prefix / "supervised.log")
+
+    def stop(self):
+        if self.supervised and self.supervised.poll() is None:
+            self.supervised.send_signal(signal.SIGTERM)
+            try:
+                self.supervised.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.supervised.pid, signal.SIGKILL)
+                self.supervised.wait()
+
+    def server_info(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/server_info", timeout=5) as response:
+            return json.loads(response.read())
+
+    def get(self, path="/"):
+        conn = http.client.HTTPConnection("127.0.0.1", self.listen_port, timeout=10)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def edge(repo_root, reference_dir, streaming_backend, tmp_path_factory):
+    reference = json.loads((reference_dir / "pachyderm" / "envoy.json").read_text())
+    installed = Edge(repo_root, tmp_path_factory.mktemp("edge"), reference, streaming_backend)
+    result = installed.converge()
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed.supervise()
+    yield installed
+    installed.stop()
+
+
+def test_role_installs_the_pinned_binary_and_envoy_serves_through_the_run_script(edge):
+    binary = edge.prefix / "opt" / "envoy-1.40.0"
+    assert binary.is_file() and os.access(binary, os.X_OK)
+    status, _, body = edge.get("/")
+    assert (status, body) == (200, b"<html><body>console</body></html>")
+
+
+def test_second_run_changes_nothing(edge):
+    result = edge.converge()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed=0" in result.stdout
+
+
+def test_check_mode_changes_nothing(edge):
+    result = edge.converge("--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed=0" in result.stdout
+
+
+def test_a_config_envoy_rejects_never_replaces_the_running_one(edge):
+    before = edge.config_file.read_bytes()
+    epoch_before = edge.server_info()["command_line_options"]["restart_epoch"]
+    broken = copy.deepcopy(edge.bootstrap)
+    broken["static_resources"]["clusters"] = [
+        c for c in broken["static_resources"]["clusters"] if c["name"] != "console"
+    ]
+    result = edge.converge(edge_proxy_bootstrap=broken)
+    assert result.returncode != 0
+    assert "failed to validate" in result.stdout
+    assert edge.config_file.read_bytes() == before
+    assert edge.server_info()["command_line_options"]["restart_epoch"] == epoch_before
+    assert edge.get("/")[0] == 200
+
+
+def test_a_config_change_hot_restarts_envoy_while_an_established_stream_survives(edge):
+    epoch_before = edge.server_info()["command_line_options"]["restart_epoch"]
+    received = {}
+
+    def stream():
+        conn = http.client.HTTPConnection("127.0.0.1", edge.listen_port, timeout=30)
+        try:
+            conn.request("GET", "/stream")
+            response = conn.getresponse()
+            received["status"] = response.status
+            received["body"] = response.read()
+        except Exception as exc:
+            received["error"] = repr(exc)
+        finally:
+            conn.close()
+
+    reader = threading.Thread(target=stream)
+    reader.start()
+    time.sleep(1)  # the stream is established and flowing before the configuration changes
+    changed = copy.deepcopy(edge.bootstrap)
+    route_config = changed["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"
+    ]
+    route_config["route_config"]["response_headers_to_add"] = [
+        {"header": {"key": "x-oneport-config", "value": "second"}}
+    ]
+    result = edge.converge(edge_proxy_bootstrap=changed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Hot-restart Envoy under the external supervisor" in result.stdout
+
+    deadline = time.monotonic() + 30
+    while edge.server_info()["command_line_options"]["restart_epoch"] == epoch_before:
+        assert time.monotonic() < deadline, "no new Envoy epoch took over"
+        time.sleep(0.2)
+    reader.join(timeout=30)
+    assert "error" not in received, received.get("error")
+    assert received["status"] == 200
+    assert received["body"] == b"".join(f"chunk {i}\n".encode() for i in range(CHUNKS))
+    assert edge.get("/")[1].get("x-oneport-config") == "second"
+    edge.vars["edge_proxy_bootstrap"] = changed
+
+
+@pytest.mark.skipif(
+    not shutil.which("systemd-analyze"), reason="systemd-analyze not installed (apt: systemd)"
+)
+def test_rendered_unit_passes_systemd_analyze_verify(edge):
+    playbook = edge.prefix / "unit.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n        name: oneport.pachyderm.edge_proxy\n"
+        "        tasks_from: unit.yml\n"
+    )
+    vars_file = edge.prefix / "unit-vars.json"
+    vars_file.write_text(json.dumps(edge.vars))
+    (edge.prefix / "systemd").mkdir(exist_ok=True)
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(edge.repo / "inventories" / "local"),
+            str(playbook),
+            "-e",
+            f"@{vars_file}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=edge.repo,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    unit = edge.prefix / "systemd" / "oneport-envoy.service"
+    text = unit.read_text()
+    for hardening in (
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+    ):
+        assert hardening in text
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
