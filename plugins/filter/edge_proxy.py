@@ -1,5 +1,5 @@
-# Copyright: oneport.pachyderm maintainers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: oneport.pachyderm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Thin filter face over module_utils/edge_proxy.py; documentation in edge_proxy_description.yml."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import edge_prox
 def edge_proxy_description(params):
     """Check the edge_proxy role variables and return the envoy_config description."""
     if not isinstance(params, dict):
-        raise AnsibleFilterError(f"edge_proxy_description: expects a mapping of role variables, got {params!r}")
+        raise AnsibleFilterError(
+            f"edge_proxy_description: expects a mapping of role variables, not {params!r}"
+        )
     try:
         edge_proxy.check_install(params)
         return edge_proxy.description(params)

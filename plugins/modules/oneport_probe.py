@@ -1,6 +1,6 @@
 #!/usr/bin/python
-# Copyright: oneport.pachyderm maintainers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# Copyright: oneport.pachyderm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Thin module face over module_utils/oneport_probe.py."""
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ description:
   - Fails, after running every probe, when any probe failed; the message names the failed probes and why.
   - Probes only read, so check mode runs them too.
 author:
-  - oneport.pachyderm maintainers
+  - oneport.pachyderm contributors (@oneport)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 requirements:
   - grpcio and grpcio-health-checking (for the grpc probe)
   - botocore (for the s3 probes)
@@ -96,8 +98,11 @@ options:
 attributes:
   check_mode:
     support: full
+    details: the probes only read, so they run in check mode too.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -29,11 +29,13 @@ from probe_backends import envoy_binary, free_port, loopback_config, wait_ready
 
 pytestmark = pytest.mark.skipif(not envoy_binary(), reason="envoy not installed: run `make setup`")
 
-CHUNKS = 24
-CHUNK_INTERVAL = 0.25
+CHUNK_INTERVAL = 0.2
+STREAM_STOP = threading.Event()
 
 
 class _Streaming(BaseHTTPRequestHandler):
+    """`/stream` sends a numbered line every CHUNK_INTERVAL until STREAM_STOP, then `end`."""
+
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
@@ -49,12 +51,17 @@ class _Streaming(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for index in range(CHUNKS):
-            data = f"chunk {index}\n".encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+        index = 0
+        while not STREAM_STOP.is_set() and index < 1500:
+            self._chunk(f"chunk {index}\n".encode())
+            index += 1
             time.sleep(CHUNK_INTERVAL)
+        self._chunk(b"end\n")
         self.wfile.write(b"0\r\n\r\n")
+
+    def _chunk(self, data):
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
     def log_message(self, *args):
         pass
@@ -66,6 +73,7 @@ def streaming_backend():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1]
+    STREAM_STOP.set()
     server.shutdown()
     server.server_close()
 
@@ -178,7 +186,7 @@ def edge(repo_root, reference_dir, streaming_backend, tmp_path_factory):
 def test_role_installs_the_pinned_binary_and_envoy_serves_through_the_run_script(edge):
     binary = edge.prefix / "opt" / "envoy-1.40.0"
     assert binary.is_file() and os.access(binary, os.X_OK)
-    status, _, body = edge.get("/")
+    status, _headers, body = edge.get("/")
     assert (status, body) == (200, b"<html><body>console</body></html>")
 
 
@@ -211,44 +219,60 @@ def test_a_config_envoy_rejects_never_replaces_the_running_one(edge):
 
 def test_a_config_change_hot_restarts_envoy_while_an_established_stream_survives(edge):
     epoch_before = edge.server_info()["command_line_options"]["restart_epoch"]
-    received = {}
+    lines = []  # (arrival time, line)
+    outcome = {}
+    STREAM_STOP.clear()
 
     def stream():
-        conn = http.client.HTTPConnection("127.0.0.1", edge.listen_port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", edge.listen_port, timeout=60)
         try:
             conn.request("GET", "/stream")
             response = conn.getresponse()
-            received["status"] = response.status
-            received["body"] = response.read()
+            outcome["status"] = response.status
+            while line := response.readline():
+                lines.append((time.monotonic(), line.decode().strip()))
         except Exception as exc:
-            received["error"] = repr(exc)
+            outcome["error"] = repr(exc)
         finally:
             conn.close()
 
     reader = threading.Thread(target=stream)
     reader.start()
-    time.sleep(1)  # the stream is established and flowing before the configuration changes
-    changed = copy.deepcopy(edge.bootstrap)
-    route_config = changed["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
-        "typed_config"
-    ]
-    route_config["route_config"]["response_headers_to_add"] = [
-        {"header": {"key": "x-oneport-config", "value": "second"}}
-    ]
-    result = edge.converge(edge_proxy_bootstrap=changed)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Hot-restart Envoy under the external supervisor" in result.stdout
+    try:
+        deadline = time.monotonic() + 10
+        while not lines:  # the stream is established and flowing before the configuration changes
+            assert time.monotonic() < deadline, "the stream did not start"
+            time.sleep(0.1)
+        changed = copy.deepcopy(edge.bootstrap)
+        manager = changed["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+            "typed_config"
+        ]
+        manager["route_config"]["response_headers_to_add"] = [
+            {"header": {"key": "x-oneport-config", "value": "second"}}
+        ]
+        result = edge.converge(edge_proxy_bootstrap=changed)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Hot-restart Envoy under the external supervisor" in result.stdout
 
-    deadline = time.monotonic() + 30
-    while edge.server_info()["command_line_options"]["restart_epoch"] == epoch_before:
-        assert time.monotonic() < deadline, "no new Envoy epoch took over"
-        time.sleep(0.2)
-    reader.join(timeout=30)
-    assert "error" not in received, received.get("error")
-    assert received["status"] == 200
-    assert received["body"] == b"".join(f"chunk {i}\n".encode() for i in range(CHUNKS))
-    assert edge.get("/")[1].get("x-oneport-config") == "second"
+        deadline = time.monotonic() + 30
+        while edge.server_info()["command_line_options"]["restart_epoch"] == epoch_before:
+            assert time.monotonic() < deadline, "no new Envoy epoch took over"
+            time.sleep(0.2)
+        took_over = time.monotonic()
+        assert edge.get("/")[1].get("x-oneport-config") == "second"
+        # Past the old Envoy's drain time (2 s), before its parent-shutdown time (17 s).
+        time.sleep(4)
+    finally:
+        STREAM_STOP.set()
+        reader.join(timeout=30)
     edge.vars["edge_proxy_bootstrap"] = changed
+
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["status"] == 200
+    texts = [text for _, text in lines]
+    assert texts[-1] == "end"
+    assert texts[:-1] == [f"chunk {i}" for i in range(len(texts) - 1)], "the stream lost or reordered data"
+    assert any(arrived > took_over + 3 for arrived, _ in lines), "the stream did not outlive the restart"
 
 
 @pytest.mark.skipif(
