@@ -2,14 +2,13 @@
 
 The machine has no systemd as PID 1, so the role runs with `edge_proxy_service_manager: none` and the
 test supervises the run script the role writes, exactly as systemd would run the unit's ExecStart. The
-configuration is Pachyderm's reference Envoy config moved to loopback (probe_backends.loopback_config),
-given to the role as `edge_proxy_bootstrap`; the console route points at a backend that streams slowly,
-so a hot restart can be watched while a response is in flight.
+configuration is the role's own: the description built from its variables, rendered by the
+envoy_config filter. The console backend streams slowly, so a hot restart can be watched while a
+response is in flight; the other backends point at a closed port until a test moves one.
 """
 
 from __future__ import annotations
 
-import copy
 import grp
 import http.client
 import json
@@ -25,7 +24,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from probe_backends import envoy_binary, free_port, loopback_config, wait_ready
+from probe_backends import envoy_binary, free_port, wait_ready
 
 pytestmark = pytest.mark.skipif(not envoy_binary(), reason="envoy not installed: run `make setup`")
 
@@ -81,14 +80,12 @@ def streaming_backend():
 class Edge:
     """One installation of the role into a prefix, and the ansible-playbook runs against it."""
 
-    def __init__(self, repo, prefix, reference, backend_port):
+    def __init__(self, repo, prefix, backend_port):
         self.repo = repo
         self.prefix = prefix
+        self.backend_port = backend_port
         self.listen_port = free_port()
         self.admin_port = free_port()
-        self.bootstrap = loopback_config(
-            reference, {"console": backend_port}, self.listen_port, self.admin_port
-        )
         user = pwd.getpwuid(os.getuid()).pw_name
         group = grp.getgrgid(os.getgid()).gr_name
         self.vars = {
@@ -105,8 +102,13 @@ class Edge:
             # A base id of our own: hot-restart shared memory never meets another Envoy on this machine.
             "edge_proxy_base_id": random.randint(1000, 2**30),
             "edge_proxy_drain_seconds": 2,
+            "edge_proxy_listen_address": "127.0.0.1",
+            "edge_proxy_http_port": self.listen_port,
+            "edge_proxy_admin_port": self.admin_port,
+            "edge_proxy_readiness_port": free_port(),
             "edge_proxy_upstream_host": "127.0.0.1",
-            "edge_proxy_bootstrap": self.bootstrap,
+            "edge_proxy_upstream_port": free_port(),  # nothing listens there
+            "edge_proxy_upstream_ports": {"console": backend_port},
         }
         self.playbook = prefix / "edge.yml"
         self.playbook.write_text(
@@ -173,9 +175,8 @@ class Edge:
 
 
 @pytest.fixture(scope="module")
-def edge(repo_root, reference_dir, streaming_backend, tmp_path_factory):
-    reference = json.loads((reference_dir / "pachyderm" / "envoy.json").read_text())
-    installed = Edge(repo_root, tmp_path_factory.mktemp("edge"), reference, streaming_backend)
+def edge(repo_root, streaming_backend, tmp_path_factory):
+    installed = Edge(repo_root, tmp_path_factory.mktemp("edge"), streaming_backend)
     result = installed.converge()
     assert result.returncode == 0, result.stdout + result.stderr
     installed.supervise()
@@ -205,7 +206,8 @@ def test_check_mode_changes_nothing(edge):
 def test_a_config_envoy_rejects_never_replaces_the_running_one(edge):
     before = edge.config_file.read_bytes()
     epoch_before = edge.server_info()["command_line_options"]["restart_epoch"]
-    broken = copy.deepcopy(edge.bootstrap)
+    # A bootstrap the description model would never produce: a route to a cluster that is gone.
+    broken = json.loads(before)
     broken["static_resources"]["clusters"] = [
         c for c in broken["static_resources"]["clusters"] if c["name"] != "console"
     ]
@@ -243,14 +245,9 @@ def test_a_config_change_hot_restarts_envoy_while_an_established_stream_survives
         while not lines:  # the stream is established and flowing before the configuration changes
             assert time.monotonic() < deadline, "the stream did not start"
             time.sleep(0.1)
-        changed = copy.deepcopy(edge.bootstrap)
-        manager = changed["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
-            "typed_config"
-        ]
-        manager["route_config"]["response_headers_to_add"] = [
-            {"header": {"key": "x-oneport-config", "value": "second"}}
-        ]
-        result = edge.converge(edge_proxy_bootstrap=changed)
+        assert edge.get("/api/v1")[0] == 503  # pachd_http points at the closed port
+        moved = {"console": edge.backend_port, "pachd_http": edge.backend_port}
+        result = edge.converge(edge_proxy_upstream_ports=moved)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "Hot-restart Envoy under the external supervisor" in result.stdout
 
@@ -259,13 +256,13 @@ def test_a_config_change_hot_restarts_envoy_while_an_established_stream_survives
             assert time.monotonic() < deadline, "no new Envoy epoch took over"
             time.sleep(0.2)
         took_over = time.monotonic()
-        assert edge.get("/")[1].get("x-oneport-config") == "second"
+        assert edge.get("/api/v1")[0] == 200  # the new Envoy routes pachd_http to the backend
         # Past the old Envoy's drain time (2 s), before its parent-shutdown time (17 s).
         time.sleep(4)
     finally:
         STREAM_STOP.set()
         reader.join(timeout=30)
-    edge.vars["edge_proxy_bootstrap"] = changed
+    edge.vars["edge_proxy_upstream_ports"] = moved
 
     assert "error" not in outcome, outcome.get("error")
     assert outcome["status"] == 200
