@@ -43,13 +43,49 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PACHD_VERSION = (2, 12, 2)
+CLUSTER_ID = "oneport-test-cluster"
+DEPLOYMENT_ID = "oneport-test-deployment"
+
+
+def _protobuf_string(field: int, text: str) -> bytes:
+    data = text.encode()
+    return bytes([(field << 3) | 2, len(data)]) + data
+
+
+def _get_version(_request, _context) -> bytes:
+    """versionpb_v2.Version{major, minor, micro}: fields 1-3, varints."""
+    major, minor, micro = PACHD_VERSION
+    return bytes([0x08, major, 0x10, minor, 0x18, micro])
+
+
+def _inspect_cluster(_request, _context) -> bytes:
+    """admin_v2.ClusterInfo{id, deployment_id}: fields 1 and 2, strings."""
+    return _protobuf_string(1, CLUSTER_ID) + _protobuf_string(2, DEPLOYMENT_ID)
+
+
 class GrpcHealthBackend:
-    """pachd's gRPC face as far as the probe needs it: grpc.health.v1.Health."""
+    """pachd's gRPC face as far as the probes need it.
+
+    A stand-in for pachd, which cannot run here: the real grpc.health.v1 service, and the two calls
+    `pachctl version` makes (admin_v2.API/InspectCluster, versionpb_v2.API/GetVersion) answered with
+    protobuf messages encoded by hand, field numbers as in Pachyderm's .proto files.
+    """
 
     def __init__(self):
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "versionpb_v2.API", {"GetVersion": grpc.unary_unary_rpc_method_handler(_get_version)}
+                ),
+                grpc.method_handlers_generic_handler(
+                    "admin_v2.API", {"InspectCluster": grpc.unary_unary_rpc_method_handler(_inspect_cluster)}
+                ),
+            )
+        )
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
 

@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 from probe_backends import (
+    DEPLOYMENT_ID,
+    PACHD_VERSION,
     EnvoyProcess,
     GrpcHealthBackend,
     S3Backend,
@@ -121,16 +123,16 @@ def test_console_row_fails_when_the_console_is_down(one_port):
     assert results["s3"].status == "ok"
 
 
-def run_verify(repo_root, tmp_path, extra_vars, *args):
-    """ansible-playbook playbooks/verify.yml on the local inventory with extra vars from a file."""
-    vars_file = tmp_path / "vars.json"
+def run_playbook(repo_root, tmp_path, playbook, extra_vars, *args):
+    """ansible-playbook playbooks/<playbook> on the local inventory with extra vars from a file."""
+    vars_file = tmp_path / f"vars-{playbook}.json"
     vars_file.write_text(json.dumps(extra_vars))
     return subprocess.run(
         [
             "ansible-playbook",
             "-i",
             str(repo_root / "inventories" / "local"),
-            str(repo_root / "playbooks" / "verify.yml"),
+            str(repo_root / "playbooks" / playbook),
             "-e",
             f"@{vars_file}",
             *args,
@@ -138,9 +140,13 @@ def run_verify(repo_root, tmp_path, extra_vars, *args):
         capture_output=True,
         text=True,
         cwd=repo_root,
-        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
         check=False,
     )
+
+
+def run_verify(repo_root, tmp_path, extra_vars, *args):
+    return run_playbook(repo_root, tmp_path, "verify.yml", extra_vars, *args)
 
 
 def test_verify_role_passes_and_prints_the_table_for_the_published_endpoint_fact(
@@ -181,3 +187,34 @@ def test_verify_role_without_an_endpoint_says_to_run_the_pachyderm_role(repo_roo
     assert result.returncode != 0
     assert "verify_endpoint" in result.stdout
     assert "Run the pachyderm role first" in result.stdout
+
+
+def test_pachctl_version_through_the_context_the_pachctl_context_role_wrote(one_port, repo_root, tmp_path):
+    pachctl = repo_root / "bin" / "pachctl"
+    if not pachctl.exists():
+        pytest.skip("pachctl not installed: run `make setup`")
+    endpoint = one_port()
+    config = tmp_path / "pachctl" / "config.json"
+    written = run_playbook(
+        repo_root,
+        tmp_path,
+        "pachctl_context.yml",
+        {
+            "oneport_proxy_endpoint": {"pachd_address": f"grpc://127.0.0.1:{endpoint.port}"},
+            "oneport_cluster_deployment_id": DEPLOYMENT_ID,
+            "pachctl_context_config_path": str(config),
+        },
+    )
+    assert written.returncode == 0, written.stdout + written.stderr
+    result = run_verify(
+        repo_root,
+        tmp_path,
+        {
+            "verify_endpoint": endpoint.base_url,
+            "verify_pachctl_binary": str(pachctl),
+            "verify_pachctl_config": str(config),
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = " ".join(result.stdout.split())
+    assert f"pachctl ok active context pachd {'.'.join(map(str, PACHD_VERSION))}" in output
