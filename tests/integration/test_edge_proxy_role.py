@@ -9,14 +9,17 @@ response is in flight; the other backends point at a closed port until a test mo
 
 from __future__ import annotations
 
+import datetime
 import grp
 import http.client
+import ipaddress
 import json
 import os
 import pwd
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -24,7 +27,13 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from probe_backends import envoy_binary, free_port, wait_ready
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils import oneport_probe as probe
 
 pytestmark = pytest.mark.skipif(not envoy_binary(), reason="envoy not installed: run `make setup`")
 
@@ -270,6 +279,73 @@ def test_a_config_change_hot_restarts_envoy_while_an_established_stream_survives
     assert texts[-1] == "end"
     assert texts[:-1] == [f"chunk {i}" for i in range(len(texts) - 1)], "the stream lost or reordered data"
     assert any(arrived > took_over + 3 for arrived, _text in lines), "the stream did not outlive the restart"
+
+
+def issue_certificate(directory):
+    """A CA and a server certificate for edge.oneport.test and 127.0.0.1; returns (ca path, chain, key)."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oneport edge test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edge.oneport.test")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("edge.oneport.test"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path = directory / "ca.crt"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return ca_path, chain, key_pem
+
+
+def test_tls_certificate_files_are_private_to_envoy_and_serve_https(edge):
+    ca_path, chain, key_pem = issue_certificate(edge.prefix)
+    https_port = free_port()
+    epoch_before = edge.server_info()["command_line_options"]["restart_epoch"]
+    tls = {"edge_proxy_tls_cert": chain, "edge_proxy_tls_key": key_pem, "edge_proxy_https_port": https_port}
+    result = edge.converge(**tls)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
+
+    for name in ("tls.crt", "tls.key"):
+        info = (edge.prefix / "etc" / "tls" / name).stat()
+        assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o600, os.getuid())
+    deadline = time.monotonic() + 30
+    while edge.server_info()["command_line_options"]["restart_epoch"] == epoch_before:
+        assert time.monotonic() < deadline, "no new Envoy epoch took over"
+        time.sleep(0.2)
+
+    endpoint = probe.parse_endpoint(
+        f"https://127.0.0.1:{https_port}", ca_file=str(ca_path), server_name="edge.oneport.test", timeout=5
+    )
+    result = probe.probe_console(endpoint)
+    assert result.status == "ok", result.detail
+    edge.vars.update(tls)
 
 
 @pytest.mark.skipif(
