@@ -30,7 +30,9 @@ def _plain(value):
 def edge_proxy_description(params):
     """Check the edge_proxy role variables and return the envoy_config description."""
     if not isinstance(params, dict):
-        raise AnsibleFilterError(f"edge_proxy_description: expects a mapping of role variables, not {params!r}")
+        raise AnsibleFilterError(
+            f"edge_proxy_description: expects a mapping of role variables, not {params!r}"
+        )
     try:
         plain = _plain(params)
         edge_proxy.check_install(plain)

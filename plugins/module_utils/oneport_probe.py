@@ -78,6 +78,7 @@ class Endpoint:
     ca_file: str = ""
     server_name: str = ""
     timeout: float = 10.0
+    ca_pem: str = ""
 
     @property
     def tls(self) -> bool:
@@ -96,7 +97,9 @@ class Endpoint:
         return name if self.port == default else f"{name}:{self.port}"
 
 
-def parse_endpoint(url: str, ca_file: str = "", server_name: str = "", timeout: float = 10.0) -> Endpoint:
+def parse_endpoint(
+    url: str, ca_file: str = "", server_name: str = "", timeout: float = 10.0, ca_pem: str = ""
+) -> Endpoint:
     """Read `http://host[:port]`, `https://host[:port]`, `grpc://`, `grpcs://` into an Endpoint."""
     if not isinstance(url, str) or "://" not in url:
         raise ProbeInputError(
@@ -117,9 +120,13 @@ def parse_endpoint(url: str, ca_file: str = "", server_name: str = "", timeout: 
         raise ProbeInputError(f"endpoint: {url!r} has a bad port ({exc}); use a number 1-65535") from None
     if ca_file and not os.path.isfile(ca_file):
         raise ProbeInputError(f"ca_file: {ca_file!r} does not exist; give the PEM file of the proxy's CA")
+    if ca_pem and "-----BEGIN CERTIFICATE-----" not in ca_pem:
+        raise ProbeInputError(
+            "ca_pem: is not a PEM certificate; give the CA's PEM text (-----BEGIN CERTIFICATE-----)"
+        )
     if timeout <= 0:
         raise ProbeInputError(f"timeout: {timeout!r} must be a positive number of seconds")
-    return Endpoint(scheme, parsed.hostname, port, ca_file, server_name, timeout)
+    return Endpoint(scheme, parsed.hostname, port, ca_file, server_name, timeout, ca_pem)
 
 
 def endpoint_from_fact(fact: dict) -> str:
@@ -135,7 +142,7 @@ def endpoint_from_fact(fact: dict) -> str:
 
 
 def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=endpoint.ca_file or None)
+    return ssl.create_default_context(cafile=endpoint.ca_file or None, cadata=endpoint.ca_pem or None)
 
 
 def http_get(endpoint: Endpoint, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -180,10 +187,10 @@ def probe_grpc(endpoint: Endpoint) -> ProbeResult:
         return ProbeResult("grpc", "failed", target, "the Python library grpcio is not installed")
     options = [("grpc.default_authority", endpoint.authority)]
     if endpoint.tls:
-        root = None
+        root = endpoint.ca_pem.encode() if endpoint.ca_pem else None
         if endpoint.ca_file:
             with open(endpoint.ca_file, "rb") as handle:
-                root = handle.read()
+                root = handle.read() + (root or b"")
         if endpoint.server_name:
             options.append(("grpc.ssl_target_name_override", endpoint.server_name))
         channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(root), options=options)

@@ -46,6 +46,11 @@ options:
         trust store.
     type: path
     default: ""
+  ca_pem:
+    description:
+      - PEM text of the CA that signed the proxy's certificate, trusted in addition to O(ca_file).
+    type: str
+    default: ""
   server_name:
     description:
       - The TLS server name and C(Host) header to send, when O(endpoint) is an IP address but the
@@ -161,6 +166,7 @@ def main():
         argument_spec={
             "endpoint": {"type": "raw", "required": True},
             "ca_file": {"type": "path", "default": ""},
+            "ca_pem": {"type": "str", "default": ""},
             "server_name": {"type": "str", "default": ""},
             "probes": {
                 "type": "list",
@@ -188,7 +194,9 @@ def main():
         url = params["endpoint"]
         if isinstance(url, dict):
             url = model.endpoint_from_fact(url)
-        endpoint = model.parse_endpoint(url, params["ca_file"], params["server_name"], params["timeout"])
+        endpoint = model.parse_endpoint(
+            url, params["ca_file"], params["server_name"], params["timeout"], params["ca_pem"]
+        )
         results = model.run_probes(
             endpoint,
             probes,

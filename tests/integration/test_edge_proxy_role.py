@@ -31,7 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from probe_backends import envoy_binary, free_port, wait_ready
+from probe_backends import GrpcHealthBackend, envoy_binary, free_port, wait_ready
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import oneport_probe as probe
 
@@ -323,11 +323,18 @@ def issue_certificate(directory):
     return ca_path, chain, key_pem
 
 
-def test_tls_certificate_files_are_private_to_envoy_and_serve_https(edge):
+def test_tls_certificate_files_are_private_to_envoy_and_serve_https_and_grpc(edge, request):
     ca_path, chain, key_pem = issue_certificate(edge.prefix)
     https_port = free_port()
     epoch_before = edge.server_info()["command_line_options"]["restart_epoch"]
-    tls = {"edge_proxy_tls_cert": chain, "edge_proxy_tls_key": key_pem, "edge_proxy_https_port": https_port}
+    pachd = GrpcHealthBackend().start()
+    request.addfinalizer(pachd.stop)
+    tls = {
+        "edge_proxy_tls_cert": chain,
+        "edge_proxy_tls_key": key_pem,
+        "edge_proxy_https_port": https_port,
+        "edge_proxy_upstream_ports": {**edge.vars["edge_proxy_upstream_ports"], "pachd_grpc": pachd.port},
+    }
     result = edge.converge(**tls)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PRIVATE KEY" not in result.stdout + result.stderr
@@ -344,6 +351,15 @@ def test_tls_certificate_files_are_private_to_envoy_and_serve_https(edge):
         f"https://127.0.0.1:{https_port}", ca_file=str(ca_path), server_name="edge.oneport.test", timeout=5
     )
     result = probe.probe_console(endpoint)
+    assert result.status == "ok", result.detail
+    # gRPC over TLS, trusting the CA given as PEM text (as the verify role passes it from the Secret).
+    endpoint = probe.parse_endpoint(
+        f"https://127.0.0.1:{https_port}",
+        server_name="edge.oneport.test",
+        timeout=5,
+        ca_pem=ca_path.read_text(),
+    )
+    result = probe.probe_grpc(endpoint)
     assert result.status == "ok", result.detail
     edge.vars.update(tls)
 
