@@ -106,3 +106,8 @@ def test_table_aligns_columns_under_a_header():
     assert table[0].split() == ["PROBE", "STATUS", "TARGET", "DETAIL"]
     assert len({line.index(line.split()[2]) for line in table}) == 1
     assert probe.failure_summary(results) == "s3: HTTP 200 text/html: not an S3 answer"
+
+
+def test_a_ca_given_as_text_must_be_pem():
+    with pytest.raises(probe.ProbeInputError, match="ca_pem: is not a PEM certificate"):
+        probe.parse_endpoint("https://192.0.2.10", ca_pem="not a certificate")
