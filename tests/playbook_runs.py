@@ -18,6 +18,7 @@ def run_playbook(playbook: str, variables: dict, tmp: Path, *extra: str) -> subp
     vars_file.write_text(yaml.safe_dump(variables))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
+    env.setdefault("HELM_PLUGINS", str(REPO / ".build" / "helm" / "plugins"))
     inventory = str(REPO / "inventories" / "local")
     return subprocess.run(
         ["ansible-playbook", "-i", inventory, str(REPO / playbook), "-e", f"@{vars_file}", *extra],

@@ -1,0 +1,128 @@
+"""The metallb and cert_manager roles converge against the sandbox API server, then change nothing.
+
+Real kube-apiserver, the real MetalLB controller (it assigns the pool's addresses) and the
+cert-manager stand-in that signs Certificates (see docs/sandbox.md); the roles install the fixture
+charts with the real CRDs through kubernetes.core.helm with helm-diff.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from playbook_runs import changed, run_playbook
+
+REPO = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.slow
+# The pool the sandbox's own converge uses (same name and range), so the two never conflict.
+POOL = "127.240.0.10-127.240.0.20"
+TLS_NAMESPACE = "platform-roles-test"
+
+
+def kubectl(sandbox, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(REPO / "bin" / "kubectl"), "--kubeconfig", str(sandbox.kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def site(sandbox, charts_dir) -> dict:
+    return {
+        "oneport_kubeconfig": str(sandbox.kubeconfig),
+        "oneport_bin_dir": str(REPO / "bin"),
+        "oneport_platform": "metallb",
+        "oneport_tls": "self_signed",
+        "oneport_proxy_host": "pachyderm.sandbox.test",
+        "metallb_chart_ref": str(charts_dir / "metallb"),
+        "metallb_chart_repo_url": "",
+        "metallb_wait_timeout": 120,
+        "metallb_address_pools": [{"name": "sandbox-loopback", "addresses": [POOL]}],
+        "cert_manager_tls_namespace": TLS_NAMESPACE,
+        "cert_manager_chart_ref": str(charts_dir / "cert-manager"),
+        "cert_manager_chart_repo_url": "",
+        "cert_manager_wait_timeout": 120,
+    }
+
+
+@pytest.fixture(scope="module")
+def converged(sandbox, charts_dir, tmp_path_factory):
+    """Each role's first run, in rollout order."""
+    tmp = tmp_path_factory.mktemp("platform")
+    variables = site(sandbox, charts_dir)
+    runs = {}
+    for role in ("metallb", "cert_manager"):
+        runs[role] = run_playbook(f"playbooks/{role}.yml", variables, tmp)
+        assert runs[role].returncode == 0, runs[role].stdout[-5000:] + runs[role].stderr[-2000:]
+    return tmp, variables, runs
+
+
+@pytest.mark.parametrize("role", ["metallb", "cert_manager"])
+def test_second_run_changes_nothing(role, converged):
+    tmp, variables, runs = converged
+    assert changed(runs[role]) > 0
+    again = run_playbook(f"playbooks/{role}.yml", variables, tmp)
+    assert again.returncode == 0, again.stdout[-5000:]
+    assert changed(again) == 0, again.stdout[-5000:]
+
+
+@pytest.mark.parametrize("role", ["metallb", "cert_manager"])
+def test_check_mode_after_converge_changes_nothing(role, converged):
+    tmp, variables, _runs = converged
+    check = run_playbook(f"playbooks/{role}.yml", variables, tmp, "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-5000:]
+    assert changed(check) == 0, check.stdout[-5000:]
+
+
+def test_metallb_assigns_a_pool_address_to_a_load_balancer_service(sandbox, converged):
+    if "--pod-for" not in (REPO / "tools" / "sandbox" / "supervise.py").read_text():
+        pytest.skip(
+            "this sandbox cannot run MetalLB's controller yet: it needs its own pod's name (--pod-for)"
+        )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "pool-probe", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], "selector": {"app": "none"}},
+    }
+    created = kubectl(sandbox, "create", "-f", "-", stdin=json.dumps(service))
+    assert created.returncode == 0, created.stderr
+    try:
+        first, last = (ipaddress.ip_address(p) for p in POOL.split("-"))
+        address = ""
+        for _ in range(60):
+            got = json.loads(
+                kubectl(sandbox, "get", "service", "pool-probe", "-n", "default", "-o", "json").stdout
+            )
+            ingress = got.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+            if ingress:
+                address = ingress[0]["ip"]
+                break
+            time.sleep(1)
+        assert address, "MetalLB assigned no address from the role's pool"
+        assert first <= ipaddress.ip_address(address) <= last
+    finally:
+        kubectl(sandbox, "delete", "service", "pool-probe", "-n", "default", "--wait=false")
+
+
+def test_cert_manager_issues_the_proxy_tls_secret_from_the_ca_chain(sandbox, converged):
+    secret = json.loads(
+        kubectl(sandbox, "get", "secret", "pachyderm-proxy-tls", "-n", TLS_NAMESPACE, "-o", "json").stdout
+    )
+    assert secret["type"] == "kubernetes.io/tls"
+    assert secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] == "oneport-ca"
+    certificate = json.loads(
+        kubectl(
+            sandbox, "get", "certificate", "pachyderm-proxy-tls", "-n", TLS_NAMESPACE, "-o", "json"
+        ).stdout
+    )
+    ready = [c for c in certificate["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True"
+    assert certificate["spec"]["dnsNames"] == ["pachyderm.sandbox.test"]
