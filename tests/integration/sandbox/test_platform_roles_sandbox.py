@@ -97,15 +97,15 @@ def test_metallb_assigns_a_pool_address_to_a_load_balancer_service(sandbox, conv
     try:
         first, last = (ipaddress.ip_address(p) for p in POOL.split("-"))
         address = ""
-        for _ in range(60):
+        deadline = time.monotonic() + 120  # a wait for the controller, not a timing criterion
+        while not address and time.monotonic() < deadline:
             got = json.loads(
                 kubectl(sandbox, "get", "service", "pool-probe", "-n", "default", "-o", "json").stdout
             )
             ingress = got.get("status", {}).get("loadBalancer", {}).get("ingress") or []
-            if ingress:
-                address = ingress[0]["ip"]
-                break
-            time.sleep(1)
+            address = ingress[0]["ip"] if ingress else ""
+            if not address:
+                time.sleep(1)
         assert address, "MetalLB assigned no address from the role's pool"
         assert first <= ipaddress.ip_address(address) <= last
     finally:
@@ -126,3 +126,60 @@ def test_cert_manager_issues_the_proxy_tls_secret_from_the_ca_chain(sandbox, con
     ready = [c for c in certificate["status"]["conditions"] if c["type"] == "Ready"]
     assert ready and ready[0]["status"] == "True"
     assert certificate["spec"]["dnsNames"] == ["pachyderm.sandbox.test"]
+
+
+def test_existing_secret_mode_accepts_a_tls_secret_the_user_brings(sandbox, charts_dir, converged, tmp_path):
+    kubectl(sandbox, "create", "namespace", "byo-tls")
+    copied = json.loads(
+        kubectl(sandbox, "get", "secret", "pachyderm-proxy-tls", "-n", TLS_NAMESPACE, "-o", "json").stdout
+    )
+    brought = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {"name": "brought-tls", "namespace": "byo-tls"},
+        "data": {key: copied["data"][key] for key in ("tls.crt", "tls.key")},
+    }
+    assert kubectl(sandbox, "create", "-f", "-", stdin=json.dumps(brought)).returncode == 0
+    variables = {
+        **site(sandbox, charts_dir),
+        "oneport_tls": "existing_secret",
+        "cert_manager_tls_namespace": "byo-tls",
+        "cert_manager_tls_secret_name": "brought-tls",
+    }
+    result = run_playbook(
+        "playbooks/cert_manager.yml", {**variables, "oneport_enable_cert_manager": True}, tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert changed(result) == 0
+    assert "tls.key" not in result.stdout
+
+
+def test_existing_secret_mode_names_the_missing_secret(sandbox, charts_dir, converged, tmp_path):
+    variables = {
+        **site(sandbox, charts_dir),
+        "oneport_tls": "existing_secret",
+        "oneport_enable_cert_manager": True,
+        "cert_manager_tls_secret_name": "nobody-made-this",
+    }
+    result = run_playbook("playbooks/cert_manager.yml", variables, tmp_path)
+    assert result.returncode != 0
+    assert "cert_manager_tls_secret_name: nobody-made-this in namespace" in result.stdout
+    assert changed(result) == 0
+
+
+def test_dns01_without_its_credentials_secret_fails_naming_it(sandbox, charts_dir, converged, tmp_path):
+    variables = {
+        **site(sandbox, charts_dir),
+        "oneport_tls": "acme_dns01",
+        "cert_manager_acme_email": "platform@example.com",
+        "cert_manager_acme_dns01": {
+            "provider": "route53",
+            "region": "eu-west-1",
+            "credentials_secret": "absent",
+        },
+    }
+    result = run_playbook("playbooks/cert_manager.yml", variables, tmp_path)
+    assert result.returncode != 0
+    assert "cert_manager_acme_dns01.credentials_secret: Secret absent does not exist" in result.stdout
+    assert changed(result) == 0
