@@ -1,0 +1,50 @@
+"""Fixtures for the real-traffic Envoy tests: recording backends, the reference proxy and ours."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder  # noqa: E402
+from harness.proxies import start_reference  # noqa: E402
+from harness.s3 import S3Backend  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture(scope="session")
+def backends(recorder):
+    """One running backend per service behind the proxy, keyed by the chart's cluster names."""
+    started = {
+        "pachd-grpc": GrpcBackend(recorder).start(),
+        "pachd-s3": S3Backend(recorder).start(),
+        "pachd-http": HttpBackend(recorder, "pachd-http").start(),
+        "pachd-identity": HttpBackend(recorder, "pachd-identity").start(),
+        "pachd-oidc": HttpBackend(recorder, "pachd-oidc").start(),
+        "pachd-metrics": HttpBackend(recorder, "pachd-metrics").start(),
+        "console": ConsoleBackend(recorder).start(),
+        "acme-solver": HttpBackend(recorder, "acme-solver").start(),
+    }
+    yield started
+    for backend in started.values():
+        backend.stop()
+
+
+@pytest.fixture(scope="session")
+def backend_ports(backends) -> dict[str, int]:
+    return {name: backend.port for name, backend in backends.items()}
+
+
+@pytest.fixture(scope="session")
+def reference_proxy(reference_dir, backend_ports, tmp_path_factory):
+    """Pachyderm's cleartext envoy.json, pointed at the test backends."""
+    proxy = start_reference(reference_dir, backend_ports, tmp_path_factory.mktemp("reference"))
+    yield proxy
+    proxy.stop()
