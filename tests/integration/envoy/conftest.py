@@ -48,3 +48,22 @@ def reference_proxy(reference_dir, backend_ports, tmp_path_factory):
     proxy = start_reference(reference_dir, backend_ports, tmp_path_factory.mktemp("reference"))
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def traffic(recorder, backends):
+    """What the traffic matrix needs: the recorder, the S3 backend, a bucket made directly on it."""
+    s3 = backends["pachd-s3"]
+    direct = f"http://127.0.0.1:{s3.port}"
+    s3.client(direct).create_bucket(Bucket="oneport-matrix")
+    return {"recorder": recorder, "s3": s3, "s3_direct": direct, "bucket": "oneport-matrix"}
+
+
+@pytest.fixture(scope="session")
+def our_proxy(backend_ports, tmp_path_factory):
+    """Our rendered config (cleartext, legacy ports on), pointed at the test backends."""
+    from harness.ours import start_ours
+
+    proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours"))
+    yield proxy
+    proxy.stop()

@@ -51,10 +51,15 @@ class Recorder:
         with self._lock:
             self.hits.clear()
 
-    def find(self, marker: str) -> list[Hit]:
+    def mark(self) -> int:
+        """A position in the record; `find(..., since=mark)` sees only what arrived after it."""
+        with self._lock:
+            return len(self.hits)
+
+    def find(self, marker: str, since: int = 0) -> list[Hit]:
         """Hits whose raw path or `x-probe` header carries the marker a test put in its request."""
         with self._lock:
-            return [h for h in self.hits if marker in h.raw_path or h.headers.get("x-probe") == marker]
+            return [h for h in self.hits[since:] if marker in h.raw_path or h.headers.get("x-probe") == marker]
 
 
 def is_health_check(headers) -> bool:
@@ -188,7 +193,7 @@ class HttpBackend:
 
 
 class ConsoleBackend:
-    """The console: HTTP pages on any path and an echo websocket on `/ws` (and `/graphql`)."""
+    """The console: HTTP pages on any path and method, and an echo websocket on `/ws` and `/graphql`."""
 
     WEBSOCKET_PATHS = ("/ws", "/graphql")
 
@@ -212,30 +217,41 @@ class ConsoleBackend:
     def _run(self, ready: threading.Event) -> None:
         asyncio.run(self._main(ready))
 
+    async def _handle(self, request):
+        from aiohttp import WSMsgType, web
+
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        upgrade = headers.get("upgrade", "").lower() == "websocket"
+        if not is_health_check(headers):
+            method = "WEBSOCKET" if upgrade else request.method
+            self.recorder.add(Hit(self.name, method, request.raw_path, headers))
+        if upgrade and request.path in self.WEBSOCKET_PATHS:
+            websocket = web.WebSocketResponse(heartbeat=None)
+            await websocket.prepare(request)
+            async for message in websocket:
+                if message.type == WSMsgType.TEXT:
+                    await websocket.send_str(message.data)
+                elif message.type == WSMsgType.BINARY:
+                    await websocket.send_bytes(message.data)
+            return websocket
+        await request.read()
+        return web.json_response({"backend": self.name, "path": request.raw_path})
+
     async def _main(self, ready: threading.Event) -> None:
-        from websockets.asyncio.server import serve
+        from aiohttp import web
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-
-        def process_request(connection, request):
-            headers = {k.lower(): v for k, v in request.headers.raw_items()}
-            if not is_health_check(headers):
-                method = "WEBSOCKET" if "upgrade" in headers else "GET"
-                self.recorder.add(Hit(self.name, method, request.path, headers))
-            if request.path.split("?")[0] in self.WEBSOCKET_PATHS and "upgrade" in headers:
-                return None
-            response = connection.respond(200, json.dumps({"backend": self.name, "path": request.path}))
-            return response
-
-        async def echo(websocket):
-            async for message in websocket:
-                await websocket.send(message)
-
-        async with serve(echo, "127.0.0.1", self.requested_port, process_request=process_request) as server:
-            self.port = next(iter(server.sockets)).getsockname()[1]
-            ready.set()
-            await self._stop.wait()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.requested_port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        await self._stop.wait()
+        await runner.cleanup()
 
     def stop(self) -> None:
         if self._loop and self._stop:

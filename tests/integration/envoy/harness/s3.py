@@ -9,6 +9,7 @@ single altered byte in the path, query or signed headers is refused.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import hmac
@@ -17,7 +18,7 @@ import threading
 import urllib.parse
 from email.utils import formatdate
 
-from botocore.auth import HmacV1Auth, S3SigV4Auth
+from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -61,6 +62,17 @@ def presigned_v4_signature(method: str, raw_path: str, query: str, host: str, se
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
+def sigv2_signature(method: str, raw_path: str, headers: dict, secret: str) -> str:
+    """The SigV2 header signature for a request without sub-resources, from the raw path as received."""
+    amz = "".join(f"{k}:{headers[k].strip()}\n" for k in sorted(headers) if k.startswith("x-amz-"))
+    string_to_sign = "\n".join(
+        [method, headers.get("content-md5", ""), headers.get("content-type", ""), headers.get("date", "")]
+    )
+    string_to_sign += "\n" + amz + raw_path
+    digest = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
 class S3Recorder:
     """WSGI middleware: record the raw request, check the signatures moto cannot, pass on to moto."""
 
@@ -97,9 +109,7 @@ class S3Recorder:
         access_key, _, signature = authorization[4:].partition(":")
         if access_key != self.credentials["AccessKeyId"]:
             return _error(start_response, "403 Forbidden", "InvalidAccessKeyId", "unknown access key")
-        signer = HmacV1Auth(Credentials(access_key, self.credentials["SecretAccessKey"]))
-        split = urllib.parse.urlsplit(f"http://{headers.get('host', '')}{raw_path}?{query}")
-        expected = signer.get_signature(environ["REQUEST_METHOD"], split, _HeaderView(headers))
+        expected = sigv2_signature(environ["REQUEST_METHOD"], raw_path, headers, self.credentials["SecretAccessKey"])
         if not hmac.compare_digest(expected, signature):
             return _error(start_response, "403 Forbidden", "SignatureDoesNotMatch", "SigV2 mismatch")
         return self._resign(environ, start_response, raw_path, query, headers)
@@ -133,20 +143,6 @@ class S3Recorder:
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return self.app(environ, start_response)
-
-
-class _HeaderView(dict):
-    """botocore's HmacV1Auth reads headers case-insensitively with get_all for x-amz-*."""
-
-    def get(self, key, default=None):
-        return super().get(key.lower(), default)
-
-    def __contains__(self, key):
-        return super().__contains__(key.lower())
-
-    def get_all(self, key):
-        value = self.get(key)
-        return [value] if value is not None else []
 
 
 class S3Backend:
@@ -201,7 +197,7 @@ class S3Backend:
         self.app.auth_on = True
         return self
 
-    def client(self, endpoint: str, signature_version: str = "s3v4", secret: str | None = None, **config):
+    def client(self, endpoint: str, signature_version: str = "s3v4", secret: str | None = None, verify=None, **config):
         import boto3
         from botocore.config import Config
 
@@ -211,6 +207,7 @@ class S3Backend:
             region_name=REGION,
             aws_access_key_id=self.credentials["AccessKeyId"],
             aws_secret_access_key=secret or self.credentials["SecretAccessKey"],
+            verify=verify,
             config=Config(
                 signature_version=signature_version,
                 s3={"addressing_style": "path"},
