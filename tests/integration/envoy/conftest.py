@@ -67,3 +67,9 @@ def our_proxy(backend_ports, tmp_path_factory):
     proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours"))
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture(scope="session", params=["reference_proxy", "our_proxy"], ids=["reference", "ours"])
+def proxy(request):
+    """Each cleartext proxy in turn: Pachyderm's reference config, then ours."""
+    return request.getfixturevalue(request.param)

@@ -26,7 +26,7 @@ REFERENCE_LEGACY = {
     "oidc": "direct-pachd-oidc",
     "identity": "direct-pachd-identity",
     "metrics": "direct-pachd-metrics",
-    "http": "direct-pachd-http",
+    "pachd_http": "direct-pachd-http",
     "console": "direct-console",
 }
 

@@ -4,8 +4,10 @@ which backend received it.
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
+import urllib.parse
 import uuid
 
 import grpc
@@ -60,3 +62,23 @@ def tls_context(ca_pem: bytes, minimum=None, maximum=None, alpn=("h2", "http/1.1
     if alpn:
         context.set_alpn_protocols(list(alpn))
     return context
+
+
+def raw_request(method: str, url: str, body: bytes = b"", headers=None, ca_file=None, timeout: float = 15):
+    """Send a request with the path exactly as given: requests/urllib3 would remove `..` segments.
+
+    Returns (status, body bytes, headers dict with lower-case names).
+    """
+    split = urllib.parse.urlsplit(url)
+    target = split.path + (f"?{split.query}" if split.query else "")
+    if split.scheme == "https":
+        context = ssl.create_default_context(cafile=ca_file)
+        connection = http.client.HTTPSConnection(split.hostname, split.port, timeout=timeout, context=context)
+    else:
+        connection = http.client.HTTPConnection(split.hostname, split.port, timeout=timeout)
+    try:
+        connection.request(method, target, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read(), {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        connection.close()
