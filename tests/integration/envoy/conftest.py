@@ -73,3 +73,57 @@ def our_proxy(backend_ports, tmp_path_factory):
 def proxy(request):
     """Each cleartext proxy in turn: Pachyderm's reference config, then ours."""
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def test_ca():
+    from harness.tlsca import TestCA
+
+    return TestCA()
+
+
+def _tls_dir(test_ca, directory):
+    from harness.tlsca import install_pair
+
+    cert, key, serial = test_ca.issue()
+    install_pair(directory, cert, key)
+    return serial
+
+
+@pytest.fixture(scope="session")
+def tls_traffic(traffic, test_ca, tmp_path_factory):
+    """The traffic context for TLS proxies: the test CA as file, PEM and ssl context."""
+    from harness.traffic import tls_context
+
+    ca_file = test_ca.write_ca(tmp_path_factory.mktemp("ca"))
+    return {**traffic, "ca_file": str(ca_file), "ca_pem": test_ca.pem, "ssl_context": tls_context(test_ca.pem, alpn=None)}
+
+
+@pytest.fixture(scope="session")
+def reference_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory):
+    """Pachyderm's envoy-tls.json with its certificate from a kubelet-style directory."""
+    tls_dir = tmp_path_factory.mktemp("reference-tls-certs")
+    serial = _tls_dir(test_ca, tls_dir)
+    proxy = start_reference(reference_dir, backend_ports, tmp_path_factory.mktemp("reference-tls"), tls_dir)
+    proxy.tls_dir, proxy.serial = tls_dir, serial
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def our_tls_proxy(backend_ports, test_ca, tmp_path_factory):
+    """Our config with TLS on, legacy ports with TLS, and the ACME solver on port 80."""
+    from harness.ours import start_ours
+
+    tls_dir = tmp_path_factory.mktemp("ours-tls-certs")
+    serial = _tls_dir(test_ca, tls_dir)
+    proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours-tls"), tls_dir=tls_dir)
+    proxy.tls_dir, proxy.serial = tls_dir, serial
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session", params=["reference_tls_proxy", "our_tls_proxy"], ids=["reference", "ours"])
+def tls_proxy(request):
+    """Each TLS proxy in turn: Pachyderm's envoy-tls.json, then ours."""
+    return request.getfixturevalue(request.param)

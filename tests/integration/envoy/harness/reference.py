@@ -32,6 +32,8 @@ def reference_bootstrap(reference_dir: Path, backends: dict[str, int], tls_dir: 
     """
     name = "envoy-tls.json" if tls_dir else "envoy.json"
     config = copy.deepcopy(json.loads((reference_dir / "pachyderm" / name).read_text()))
+    # The chart passes --service-node/--service-cluster on the command line; file-based SDS needs them.
+    config.setdefault("node", {"id": "pachyderm-proxy", "cluster": "pachyderm-proxy"})
     config["admin"]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
     for cluster in config["static_resources"]["clusters"]:
         port = backends[cluster["name"]]
