@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder  # noqa: E402
-from harness.proxies import start_reference  # noqa: E402
-from harness.s3 import S3Backend  # noqa: E402
+from harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
+from harness.proxies import start_reference
+from harness.s3 import S3Backend
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +96,12 @@ def tls_traffic(traffic, test_ca, tmp_path_factory):
     from harness.traffic import tls_context
 
     ca_file = test_ca.write_ca(tmp_path_factory.mktemp("ca"))
-    return {**traffic, "ca_file": str(ca_file), "ca_pem": test_ca.pem, "ssl_context": tls_context(test_ca.pem, alpn=None)}
+    return {
+        **traffic,
+        "ca_file": str(ca_file),
+        "ca_pem": test_ca.pem,
+        "ssl_context": tls_context(test_ca.pem, alpn=None),
+    }
 
 
 @pytest.fixture(scope="session")

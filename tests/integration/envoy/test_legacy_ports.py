@@ -22,7 +22,9 @@ HTTP_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("service", "path", "backend"), HTTP_CASES, ids=[f"{c[0]}:{c[1]}" for c in HTTP_CASES])
+@pytest.mark.parametrize(
+    ("service", "path", "backend"), HTTP_CASES, ids=[f"{c[0]}:{c[1]}" for c in HTTP_CASES]
+)
 def test_legacy_port_carries_its_service(service, path, backend, proxy, traffic):
     probe = marker()
     response = http_get(f"http://127.0.0.1:{proxy.legacy[service]}" + path.format(probe=probe), probe)
@@ -40,7 +42,9 @@ OTHER_SERVICE = [
 ]
 
 
-@pytest.mark.parametrize(("service", "path", "own"), OTHER_SERVICE, ids=[f"{c[0]}:{c[1]}" for c in OTHER_SERVICE])
+@pytest.mark.parametrize(
+    ("service", "path", "own"), OTHER_SERVICE, ids=[f"{c[0]}:{c[1]}" for c in OTHER_SERVICE]
+)
 def test_legacy_port_never_hands_request_to_another_service(service, path, own, proxy, traffic):
     """The reference answers 404 for what its port's routes don't match; ours hands everything on a
     legacy port to that port's backend (see docs/envoy-parity.md). Neither reaches another service."""

@@ -52,9 +52,13 @@ def test_multipart_upload_assembles_through_proxy(proxy, traffic):
     upload = s3.create_multipart_upload(Bucket=bucket, Key=key)
     etags = []
     for number, data in enumerate(parts, start=1):
-        part = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=number, Body=data)
+        part = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=number, Body=data
+        )
         etags.append({"ETag": part["ETag"], "PartNumber": number})
-    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": etags})
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": etags}
+    )
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert hashlib.sha256(body).digest() == hashlib.sha256(b"".join(parts)).digest()
 

@@ -25,9 +25,15 @@ def long_streams(reference_proxy, our_proxy):
     for proxy in (reference_proxy, our_proxy):
         probe = marker()
         address = f"127.0.0.1:{proxy.port}"
-        stream = Background(f"{proxy.kind} server stream", server_stream, address, probe, STREAM_SECONDS, TICK_INTERVAL)
+        stream = Background(
+            f"{proxy.kind} server stream", server_stream, address, probe, STREAM_SECONDS, TICK_INTERVAL
+        )
         websocket = Background(
-            f"{proxy.kind} websocket", websocket_echo, f"ws://{address}/ws?probe={probe}", WEBSOCKET_SECONDS, 2
+            f"{proxy.kind} websocket",
+            websocket_echo,
+            f"ws://{address}/ws?probe={probe}",
+            WEBSOCKET_SECONDS,
+            2,
         )
         stream.start()
         websocket.start()
@@ -36,7 +42,9 @@ def long_streams(reference_proxy, our_proxy):
 
 
 @pytest.mark.parametrize("kind", ["reference", "ours"])
-def test_client_stream_upload_of_256_mib_arrives_intact(kind, long_streams, reference_proxy, our_proxy, traffic):
+def test_client_stream_upload_of_256_mib_arrives_intact(
+    kind, long_streams, reference_proxy, our_proxy, traffic
+):
     proxy = {"reference": reference_proxy, "ours": our_proxy}[kind]
     probe = marker()
     result = upload(f"127.0.0.1:{proxy.port}", probe, UPLOAD_BYTES)

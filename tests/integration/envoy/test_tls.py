@@ -73,7 +73,9 @@ def test_tls_1_1_is_refused(tls_proxy, test_ca):
         handshake(tls_proxy.port, tls11_client(test_ca.pem)).close()
 
 
-@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["TLSv1.2", "TLSv1.3"])
+@pytest.mark.parametrize(
+    "version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["TLSv1.2", "TLSv1.3"]
+)
 def test_tls_1_2_and_1_3_are_accepted(version, tls_proxy, test_ca):
     with handshake(tls_proxy.port, client_context(test_ca.pem, version)) as tls:
         assert tls.version() == version.name.replace("v1_", "v1.")
@@ -129,7 +131,10 @@ def test_reference_port_80_redirect_cannot_name_the_https_port(reference_tls_pro
 
 def test_grpc_on_port_80_gets_clear_error(our_tls_proxy, traffic):
     probe = marker()
-    with grpc_channel(f"127.0.0.1:{our_tls_proxy.redirect_port}") as channel, pytest.raises(grpc.RpcError) as error:
+    with (
+        grpc_channel(f"127.0.0.1:{our_tls_proxy.redirect_port}") as channel,
+        pytest.raises(grpc.RpcError) as error,
+    ):
         grpc_unary(channel, probe)
     assert "grpcs://" in error.value.details()
     assert error.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION)
@@ -138,7 +143,9 @@ def test_grpc_on_port_80_gets_clear_error(our_tls_proxy, traffic):
 
 def test_acme_challenge_on_port_80_reaches_solver(our_tls_proxy, traffic):
     probe = marker()
-    response = http_get(f"http://127.0.0.1:{our_tls_proxy.redirect_port}/.well-known/acme-challenge/{probe}", probe)
+    response = http_get(
+        f"http://127.0.0.1:{our_tls_proxy.redirect_port}/.well-known/acme-challenge/{probe}", probe
+    )
     assert response.status_code == 200
     assert who_got(traffic["recorder"], probe) == ["acme-solver"]
 
@@ -158,7 +165,9 @@ def test_legacy_grpc_port_speaks_tls(our_tls_proxy, test_ca, traffic):
 
 
 def test_legacy_s3_port_speaks_tls(our_tls_proxy, tls_traffic):
-    s3 = tls_traffic["s3"].client(f"https://localhost:{our_tls_proxy.legacy['s3']}", verify=tls_traffic["ca_file"])
+    s3 = tls_traffic["s3"].client(
+        f"https://localhost:{our_tls_proxy.legacy['s3']}", verify=tls_traffic["ca_file"]
+    )
     key = f"legacy-tls/{marker()}"
     s3.put_object(Bucket=tls_traffic["bucket"], Key=key, Body=b"tls")
     assert s3.get_object(Bucket=tls_traffic["bucket"], Key=key)["Body"].read() == b"tls"

@@ -59,7 +59,9 @@ class Recorder:
     def find(self, marker: str, since: int = 0) -> list[Hit]:
         """Hits whose raw path or `x-probe` header carries the marker a test put in its request."""
         with self._lock:
-            return [h for h in self.hits[since:] if marker in h.raw_path or h.headers.get("x-probe") == marker]
+            return [
+                h for h in self.hits[since:] if marker in h.raw_path or h.headers.get("x-probe") == marker
+            ]
 
 
 def is_health_check(headers) -> bool:

@@ -9,9 +9,9 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+import requests
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -97,17 +97,17 @@ class Envoy:
                     self.admin_url = f"http://{address}"
             if self.admin_url:
                 try:
-                    with urllib.request.urlopen(self.admin_url + "/ready", timeout=2) as response:
-                        if response.status == 200:
-                            return
-                except (urllib.error.URLError, OSError):
+                    if requests.get(self.admin_url + "/ready", timeout=2).status_code == 200:
+                        return
+                except requests.RequestException:
                     pass
             time.sleep(0.1)
         raise EnvoyFailed(f"envoy not ready after {timeout}s:\n{self.log()}")
 
     def admin(self, path: str) -> str:
-        with urllib.request.urlopen(self.admin_url + path, timeout=10) as response:
-            return response.read().decode()
+        response = requests.get(self.admin_url + path, timeout=10)
+        response.raise_for_status()
+        return response.text
 
     def listener_ports(self) -> dict[str, int]:
         """Listener name -> the port it is bound to (ports given as 0 are resolved by Envoy)."""

@@ -62,7 +62,9 @@ def send_s3_sigv2(proxy, ctx):
     creds = ctx["s3"].credentials
     path = f"/{ctx['bucket']}/sigv2-{probe}"
     headers = _sigv2_headers("PUT", path, creds["AccessKeyId"], creds["SecretAccessKey"])
-    response = requests.put(proxy.url + path, data=b"v2", headers=headers, timeout=15, verify=ctx.get("ca_file"))
+    response = requests.put(
+        proxy.url + path, data=b"v2", headers=headers, timeout=15, verify=ctx.get("ca_file")
+    )
     landed = _landed(ctx["recorder"], probe)
     if landed == "pachd-s3":
         assert response.status_code == 200, response.text
@@ -88,13 +90,18 @@ def send_presigned_get(proxy, ctx):
 def send_presigned_put(proxy, ctx):
     probe = marker()
     s3 = ctx["s3"].client(proxy.url)
-    url = s3.generate_presigned_url("put_object", Params={"Bucket": ctx["bucket"], "Key": f"presigned-put/{probe}"})
+    url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": ctx["bucket"], "Key": f"presigned-put/{probe}"}
+    )
     response = requests.put(url, data=probe.encode(), timeout=15, verify=ctx.get("ca_file"))
     landed = _landed(ctx["recorder"], probe)
     if landed == "pachd-s3":
         assert response.status_code == 200, response.text
         direct = ctx["s3"].client(ctx["s3_direct"])
-        assert direct.get_object(Bucket=ctx["bucket"], Key=f"presigned-put/{probe}")["Body"].read() == probe.encode()
+        assert (
+            direct.get_object(Bucket=ctx["bucket"], Key=f"presigned-put/{probe}")["Body"].read()
+            == probe.encode()
+        )
     return landed
 
 
@@ -107,7 +114,9 @@ def send_presigned_v2(proxy, ctx):
     signature = base64.b64encode(
         hmac.new(creds["SecretAccessKey"].encode(), string_to_sign.encode(), hashlib.sha1).digest()
     ).decode()
-    query = urllib.parse.urlencode({"AWSAccessKeyId": creds["AccessKeyId"], "Expires": expires, "Signature": signature})
+    query = urllib.parse.urlencode(
+        {"AWSAccessKeyId": creds["AccessKeyId"], "Expires": expires, "Signature": signature}
+    )
     requests.get(f"{proxy.url}{path}?{query}", timeout=15, verify=ctx.get("ca_file"))
     return _landed(ctx["recorder"], probe)
 
@@ -129,12 +138,19 @@ def send_websocket(proxy, ctx):
     scheme = "wss" if proxy.tls else "ws"
     ssl_context = ctx.get("ssl_context") if proxy.tls else None
     with connect(
-        f"{scheme}://127.0.0.1:{proxy.port}/ws?probe={probe}", ssl=ssl_context, open_timeout=15, close_timeout=5
+        f"{scheme}://127.0.0.1:{proxy.port}/ws?probe={probe}",
+        ssl=ssl_context,
+        open_timeout=15,
+        close_timeout=5,
     ) as ws:
         ws.send(probe)
         assert ws.recv(timeout=15) == probe
     return _landed(ctx["recorder"], probe)
 
+
+PRESIGNED_WHY = (
+    "the chart routes S3 only by the authorization header, so presigned URLs fall through to the console"
+)
 
 ROWS = [
     (Row("grpc by content-type", "pachd-grpc", "pachd-grpc"), send_grpc),
@@ -145,7 +161,7 @@ ROWS = [
             "S3 presigned GET (X-Amz-Algorithm)",
             "console",
             "pachd-s3",
-            "the chart routes S3 only by the authorization header, so presigned URLs fall through to the console",
+            PRESIGNED_WHY,
         ),
         send_presigned_get,
     ),
@@ -154,7 +170,7 @@ ROWS = [
             "S3 presigned PUT (X-Amz-Algorithm)",
             "console",
             "pachd-s3",
-            "the chart routes S3 only by the authorization header, so presigned URLs fall through to the console",
+            PRESIGNED_WHY,
         ),
         send_presigned_put,
     ),
@@ -163,11 +179,14 @@ ROWS = [
             "S3 presigned SigV2 (AWSAccessKeyId)",
             "console",
             "pachd-s3",
-            "the chart routes S3 only by the authorization header, so presigned URLs fall through to the console",
+            PRESIGNED_WHY,
         ),
         send_presigned_v2,
     ),
-    (Row("Dex under /dex", "pachd-identity", "pachd-identity"), _http("/dex/.well-known/openid-configuration?p={probe}")),
+    (
+        Row("Dex under /dex", "pachd-identity", "pachd-identity"),
+        _http("/dex/.well-known/openid-configuration?p={probe}"),
+    ),
     (Row("OIDC callback", "pachd-oidc", "pachd-oidc"), _http("/authorization-code/callback?code={probe}")),
     (Row("pachd HTTP /archive/", "pachd-http", "pachd-http"), _http("/archive/{probe}.zip")),
     (Row("pachd HTTP /jsonschema/", "pachd-http", "pachd-http"), _http("/jsonschema/{probe}.json")),

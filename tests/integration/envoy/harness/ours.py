@@ -60,7 +60,11 @@ def describe(
         ports.update({f"legacy:{service}": port for service, port in legacy_ports.items()})
     if tls_dir is not None:
         ports["https"] = free_port()
-        description["tls"] = {"cert_dir": str(tls_dir), "https_port": ports["https"], "external_https_port": ports["https"]}
+        description["tls"] = {
+            "cert_dir": str(tls_dir),
+            "https_port": ports["https"],
+            "external_https_port": ports["https"],
+        }
     if "acme-solver" in backend_ports and extra.pop("acme", tls_dir is not None):
         description["acme_solver"] = {"host": "127.0.0.1", "port": backend_ports["acme-solver"]}
     description.update(extra)
@@ -90,5 +94,7 @@ def start_ours(backend_ports, workdir, tls_dir: Path | None = None, legacy: bool
     envoy.start()
     legacy_ports = {key.split(":", 1)[1]: port for key, port in ports.items() if key.startswith("legacy:")}
     if tls_dir is not None:
-        return Proxy("ours", envoy, ports["https"], tls=True, redirect_port=ports["http"], legacy=legacy_ports)
+        return Proxy(
+            "ours", envoy, ports["https"], tls=True, redirect_port=ports["http"], legacy=legacy_ports
+        )
     return Proxy("ours", envoy, ports["http"], legacy=legacy_ports)

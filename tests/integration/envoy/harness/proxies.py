@@ -51,11 +51,19 @@ class Proxy:
         self.envoy.stop()
 
 
-def start_reference(reference_dir: Path, ports: dict[str, int], workdir: Path, tls_dir: Path | None = None) -> Proxy:
-    envoy = Envoy(reference_bootstrap(reference_dir, ports, tls_dir), workdir, "reference-tls" if tls_dir else "reference")
+def start_reference(
+    reference_dir: Path, ports: dict[str, int], workdir: Path, tls_dir: Path | None = None
+) -> Proxy:
+    envoy = Envoy(
+        reference_bootstrap(reference_dir, ports, tls_dir),
+        workdir,
+        "reference-tls" if tls_dir else "reference",
+    )
     envoy.start()
     bound = envoy.listener_ports()
     if tls_dir:
-        return Proxy("reference", envoy, bound["proxy-https"], tls=True, redirect_port=bound["https-redirect"])
+        return Proxy(
+            "reference", envoy, bound["proxy-https"], tls=True, redirect_port=bound["https-redirect"]
+        )
     legacy = {service: bound[name] for service, name in REFERENCE_LEGACY.items()}
     return Proxy("reference", envoy, bound["proxy-http"], legacy=legacy)

@@ -39,7 +39,10 @@ def reference_bootstrap(reference_dir: Path, backends: dict[str, int], tls_dir: 
         port = backends[cluster["name"]]
         for endpoints in cluster["load_assignment"]["endpoints"]:
             for lb_endpoint in endpoints["lb_endpoints"]:
-                lb_endpoint["endpoint"]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": port}
+                lb_endpoint["endpoint"]["address"]["socket_address"] = {
+                    "address": "127.0.0.1",
+                    "port_value": port,
+                }
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
     if tls_dir:

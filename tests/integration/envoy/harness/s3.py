@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import hmac
+import io
 import json
 import threading
 import urllib.parse
@@ -28,9 +28,8 @@ REGION = "us-east-1"
 
 
 def _error(start_response, status: str, code: str, message: str):
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    ).encode()
+    xml = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    body = ('<?xml version="1.0" encoding="UTF-8"?>' + xml).encode()
     start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
     return [body]
 
@@ -109,7 +108,9 @@ class S3Recorder:
         access_key, _, signature = authorization[4:].partition(":")
         if access_key != self.credentials["AccessKeyId"]:
             return _error(start_response, "403 Forbidden", "InvalidAccessKeyId", "unknown access key")
-        expected = sigv2_signature(environ["REQUEST_METHOD"], raw_path, headers, self.credentials["SecretAccessKey"])
+        expected = sigv2_signature(
+            environ["REQUEST_METHOD"], raw_path, headers, self.credentials["SecretAccessKey"]
+        )
         if not hmac.compare_digest(expected, signature):
             return _error(start_response, "403 Forbidden", "SignatureDoesNotMatch", "SigV2 mismatch")
         return self._resign(environ, start_response, raw_path, query, headers)
@@ -118,7 +119,11 @@ class S3Recorder:
         if not params.get("X-Amz-Credential", "").startswith(self.credentials["AccessKeyId"] + "/"):
             return _error(start_response, "403 Forbidden", "InvalidAccessKeyId", "unknown access key")
         expected = presigned_v4_signature(
-            environ["REQUEST_METHOD"], raw_path, query, headers.get("host", ""), self.credentials["SecretAccessKey"]
+            environ["REQUEST_METHOD"],
+            raw_path,
+            query,
+            headers.get("host", ""),
+            self.credentials["SecretAccessKey"],
         )
         if not hmac.compare_digest(expected, params["X-Amz-Signature"]):
             return _error(start_response, "403 Forbidden", "SignatureDoesNotMatch", "presigned mismatch")
@@ -170,7 +175,9 @@ class S3Backend:
 
         self.app = S3Recorder(DomainDispatcherApplication(create_backend_app), self.recorder, {}, self.name)
         quiet = type("QuietMotoHandler", (MotoRequestHandler,), {"log_request": lambda *a, **k: None})
-        self._server = make_server("127.0.0.1", self.requested_port, self.app, threaded=True, request_handler=quiet)
+        self._server = make_server(
+            "127.0.0.1", self.requested_port, self.app, threaded=True, request_handler=quiet
+        )
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -189,7 +196,10 @@ class S3Backend:
             aws_secret_access_key="bootstrap",
         )
         iam.create_user(UserName="oneport-test")
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
         iam.put_user_policy(UserName="oneport-test", PolicyName="s3", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName="oneport-test")["AccessKey"]
         self.credentials = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
@@ -197,7 +207,9 @@ class S3Backend:
         self.app.auth_on = True
         return self
 
-    def client(self, endpoint: str, signature_version: str = "s3v4", secret: str | None = None, verify=None, **config):
+    def client(
+        self, endpoint: str, signature_version: str = "s3v4", secret: str | None = None, verify=None, **config
+    ):
         import boto3
         from botocore.config import Config
 

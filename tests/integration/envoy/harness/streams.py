@@ -35,7 +35,9 @@ class Background(threading.Thread):
         return self.value
 
 
-def server_stream(address: str, probe: str, seconds: float, interval: float, ca_pem: bytes | None = None) -> dict:
+def server_stream(
+    address: str, probe: str, seconds: float, interval: float, ca_pem: bytes | None = None
+) -> dict:
     """Consume a server stream; report the ticks received and how long the stream stayed up."""
     started = time.monotonic()
     ticks = []
@@ -78,7 +80,9 @@ def chunks(total: int, chunk_size: int, digest):
         yield chunk
 
 
-def upload(address: str, probe: str, total: int, chunk_size: int = 1024 * 1024, ca_pem=None, options=()) -> dict:
+def upload(
+    address: str, probe: str, total: int, chunk_size: int = 1024 * 1024, ca_pem=None, options=()
+) -> dict:
     digest = hashlib.sha256()
     started = time.monotonic()
     with grpc_channel(address, ca_pem, options) as channel:

@@ -24,7 +24,7 @@ class TestCA:
 
     def __init__(self):
         self.key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.cert = (
             x509.CertificateBuilder()
             .subject_name(_name("oneport test CA"))
@@ -41,7 +41,7 @@ class TestCA:
     def issue(self, names=("localhost",), ips=("127.0.0.1",)) -> tuple[bytes, bytes, int]:
         """A server certificate and key (PEM) for the names and IPs, and its serial number."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         serial = x509.random_serial_number()
         sans = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
         cert = (
