@@ -12,6 +12,7 @@ import grpc
 import pytest
 from cryptography import x509
 from harness.matrix import ROWS
+from harness.parity import expectations
 from harness.streams import Background, server_stream
 from harness.tlsca import install_pair
 from harness.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
@@ -91,10 +92,10 @@ def test_alpn_falls_back_to_http11(tls_proxy, test_ca):
         assert tls.selected_alpn_protocol() == "http/1.1"
 
 
-@pytest.mark.parametrize(("row", "send"), ROWS, ids=[row.name for row, _ in ROWS])
-def test_routes_over_tls_like_cleartext(row, send, tls_proxy, tls_traffic):
-    expected = row.reference if tls_proxy.kind == "reference" else row.ours
-    assert send(tls_proxy, tls_traffic) == expected
+@pytest.mark.parametrize("traffic_name", list(ROWS))
+def test_routes_over_tls_like_cleartext(traffic_name, tls_proxy, tls_traffic):
+    expected = expectations()[traffic_name].expected(tls_proxy.kind)
+    assert ROWS[traffic_name](tls_proxy, tls_traffic) == expected
 
 
 def test_renewed_certificate_is_served_while_running_stream_survives(tls_proxy, test_ca, traffic):

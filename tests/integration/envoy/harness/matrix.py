@@ -1,8 +1,8 @@
-"""The traffic matrix: every kind of request the one port must route, and where it must land.
+"""The traffic matrix: every kind of request the one port must route.
 
 Each row sends one real request through a proxy and returns the name of the backend that recorded it
 (or "none" when no backend saw it). The same rows run through Pachyderm's reference config and through
-ours; `docs/envoy-parity.md` states the expected backend for each and why they differ where they do.
+ours; `docs/envoy-parity.md` states where each must land and why the two differ where they do.
 """
 
 from __future__ import annotations
@@ -12,20 +12,14 @@ import hashlib
 import hmac
 import time
 import urllib.parse
-from dataclasses import dataclass
 from email.utils import formatdate
 
 import requests
 
-from .traffic import grpc_channel, grpc_unary, http_get, marker, who_got
+from .traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
 
-
-@dataclass
-class Row:
-    name: str
-    reference: str  # backend the reference config sends it to
-    ours: str  # backend ours must send it to
-    why: str = ""  # why ours differs, when it does
+# The host name our test proxies list in s3_hosts.
+S3_HOST = "s3.oneport.test"
 
 
 def _landed(recorder, probe, since: int = 0) -> str:
@@ -148,51 +142,31 @@ def send_websocket(proxy, ctx):
     return _landed(ctx["recorder"], probe)
 
 
-PRESIGNED_WHY = (
-    "the chart routes S3 only by the authorization header, so presigned URLs fall through to the console"
-)
+def send_s3_host(proxy, ctx):
+    """An anonymous request naming the S3 host (as virtual-host clients and browsers do)."""
+    probe = marker()
+    raw_request(
+        "GET", f"{proxy.url}/{ctx['bucket']}/{probe}", headers={"host": S3_HOST}, ca_file=ctx.get("ca_file")
+    )
+    return _landed(ctx["recorder"], probe)
 
-ROWS = [
-    (Row("grpc by content-type", "pachd-grpc", "pachd-grpc"), send_grpc),
-    (Row("S3 SigV4 authorization header", "pachd-s3", "pachd-s3"), send_s3_sigv4),
-    (Row("S3 SigV2 authorization header", "pachd-s3", "pachd-s3"), send_s3_sigv2),
-    (
-        Row(
-            "S3 presigned GET (X-Amz-Algorithm)",
-            "console",
-            "pachd-s3",
-            PRESIGNED_WHY,
-        ),
-        send_presigned_get,
-    ),
-    (
-        Row(
-            "S3 presigned PUT (X-Amz-Algorithm)",
-            "console",
-            "pachd-s3",
-            PRESIGNED_WHY,
-        ),
-        send_presigned_put,
-    ),
-    (
-        Row(
-            "S3 presigned SigV2 (AWSAccessKeyId)",
-            "console",
-            "pachd-s3",
-            PRESIGNED_WHY,
-        ),
-        send_presigned_v2,
-    ),
-    (
-        Row("Dex under /dex", "pachd-identity", "pachd-identity"),
-        _http("/dex/.well-known/openid-configuration?p={probe}"),
-    ),
-    (Row("OIDC callback", "pachd-oidc", "pachd-oidc"), _http("/authorization-code/callback?code={probe}")),
-    (Row("pachd HTTP /archive/", "pachd-http", "pachd-http"), _http("/archive/{probe}.zip")),
-    (Row("pachd HTTP /jsonschema/", "pachd-http", "pachd-http"), _http("/jsonschema/{probe}.json")),
-    (Row("pachd HTTP /pfs", "pachd-http", "pachd-http"), _http("/pfs/{probe}")),
-    (Row("pachd HTTP /api/", "pachd-http", "pachd-http"), _http("/api/{probe}")),
-    (Row("console catch-all /", "console", "console"), _http("/?p={probe}")),
-    (Row("console page /lineage", "console", "console"), _http("/lineage/{probe}")),
-    (Row("console websocket upgrade", "console", "console"), send_websocket),
-]
+
+# Traffic name (as in docs/envoy-parity.md) -> how to send it.
+ROWS = {
+    "grpc by content-type": send_grpc,
+    "S3 SigV4 authorization header": send_s3_sigv4,
+    "S3 SigV2 authorization header": send_s3_sigv2,
+    "S3 presigned GET (X-Amz-Algorithm)": send_presigned_get,
+    "S3 presigned PUT (X-Amz-Algorithm)": send_presigned_put,
+    "S3 presigned SigV2 (AWSAccessKeyId)": send_presigned_v2,
+    "S3 anonymous GET on an s3_hosts name": send_s3_host,
+    "Dex under /dex": _http("/dex/.well-known/openid-configuration?p={probe}"),
+    "OIDC callback": _http("/authorization-code/callback?code={probe}"),
+    "pachd HTTP /archive/": _http("/archive/{probe}.zip"),
+    "pachd HTTP /jsonschema/": _http("/jsonschema/{probe}.json"),
+    "pachd HTTP /pfs": _http("/pfs/{probe}"),
+    "pachd HTTP /api/": _http("/api/{probe}"),
+    "console catch-all /": _http("/?p={probe}"),
+    "console page /lineage": _http("/lineage/{probe}"),
+    "console websocket upgrade": send_websocket,
+}

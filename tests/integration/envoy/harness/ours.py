@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .envoy import Envoy, free_port
+from .matrix import S3_HOST
 from .proxies import Proxy
 
 # The chart's cluster names (the test backends' names) -> the description's backend names.
@@ -67,6 +68,7 @@ def describe(
         }
     if "acme-solver" in backend_ports and extra.pop("acme", tls_dir is not None):
         description["acme_solver"] = {"host": "127.0.0.1", "port": backend_ports["acme-solver"]}
+    description.setdefault("s3_hosts", [S3_HOST])
     description.update(extra)
     return description, ports
 
