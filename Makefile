@@ -59,3 +59,7 @@ demo: setup ## run site.yml against the local default inventory and explain the 
 .PHONY: clean
 clean: ## remove build outputs from the checkout (the per-user cache stays)
 	rm -rf .build bin dist tests/output .pytest_cache .ruff_cache render
+
+.PHONY: bench-proxy
+bench-proxy: setup ## gRPC upload throughput: direct vs our Envoy config vs Pachyderm's, at 0/20/60 ms RTT
+	$(PY) tools/bench_proxy.py

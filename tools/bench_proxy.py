@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Single-stream gRPC upload throughput: direct, through our Envoy config, through Pachyderm's.
+
+Run with `make bench-proxy` (not part of `make test`). Every path goes client -> delay relay -> target
+on loopback, where the target is the gRPC backend itself (direct), our rendered config, or the chart's
+envoy.json (reference). The relay holds each chunk for half the round trip in each direction (these
+kernels lack tc netem); its own cost is measured as direct-through-relay at 0 ms against a plain direct
+connection. All paths use the same grpcio client settings, so the direct path at high latency is
+bounded by grpcio's own flow-control windows (BDP probing) exactly like the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "integration" / "envoy"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import find_reference_dir  # noqa: E402
+from harness.backends import GrpcBackend, Recorder  # noqa: E402
+from harness.envoy import Envoy  # noqa: E402
+from harness.ours import render  # noqa: E402
+from harness.proxies import BACKEND_NAMES  # noqa: E402
+from harness.reference import reference_bootstrap  # noqa: E402
+from harness.traffic import grpc_channel, grpc_upload  # noqa: E402
+
+CHUNK = 256 * 1024
+
+
+class DelayRelay:
+    """A loopback TCP relay that delivers every chunk one-way-delay after it arrived, both directions."""
+
+    def __init__(self, target_port: int, round_trip_ms: float):
+        self.target_port = target_port
+        self.one_way = round_trip_ms / 2000.0
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> DelayRelay:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(self._serve())
+        self._loop.run_forever()
+
+    async def _serve(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+
+    async def _accept(self, client_reader, client_writer) -> None:
+        try:
+            target_reader, target_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.close()
+            return
+        await asyncio.gather(
+            self._pipe(client_reader, target_writer), self._pipe(target_reader, client_writer)
+        )
+
+    async def _pipe(self, reader, writer) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not data:
+                    with contextlib.suppress(OSError):
+                        writer.close()
+                    return
+                writer.write(data)
+                with contextlib.suppress(OSError, ConnectionError):
+                    await writer.drain()
+
+        sender = asyncio.create_task(deliver())
+        while True:
+            try:
+                data = await reader.read(1024 * 1024)
+            except (OSError, ConnectionError):
+                data = b""
+            queue.put_nowait((loop.time() + self.one_way, data))
+            if not data:
+                break
+        await sender
+
+    def stop(self) -> None:
+        if self._loop:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            self._loop.close()
+
+    async def _shutdown(self) -> None:
+        self._server.close()
+        current = asyncio.current_task()
+        tasks = [task for task in asyncio.all_tasks() if task is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def measure(port: int, seconds: float) -> float:
+    """Upload as fast as one stream can for `seconds`; return MB/s (10^6 bytes)."""
+    block = bytes(range(256)) * (CHUNK // 256)
+    sent = 0
+    started = time.monotonic()
+
+    def chunks():
+        nonlocal sent
+        while time.monotonic() - started < seconds:
+            sent += len(block)
+            yield block
+
+    with grpc_channel(f"127.0.0.1:{port}") as channel:
+        reply = grpc_upload(channel, "bench", chunks())
+    elapsed = time.monotonic() - started
+    if reply["size"] != sent:
+        raise RuntimeError(f"backend received {reply['size']} bytes, client sent {sent}")
+    return sent / elapsed / 1e6
+
+
+def through_relay(target_port: int, round_trip_ms: float, seconds: float) -> float:
+    relay = DelayRelay(target_port, round_trip_ms).start()
+    try:
+        measure(relay.port, 1.0)  # warm up: connection, BDP probing
+        return measure(relay.port, seconds)
+    finally:
+        relay.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per cell")
+    parser.add_argument("--rtt", type=float, nargs="*", default=[0, 20, 60], help="round trips in ms")
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=BYTES",
+        help="override one of our description's limits (e.g. stream_window_bytes=67108864), to tune",
+    )
+    args = parser.parse_args()
+
+    backend = GrpcBackend(Recorder()).start()
+    ports = dict.fromkeys(BACKEND_NAMES, backend.port)
+    with tempfile.TemporaryDirectory(prefix="oneport-bench-") as tmp:
+        work = Path(tmp)
+        description = {
+            "listen_address": "127.0.0.1",
+            "http_port": _free(),
+            "admin": {"address": "127.0.0.1", "port": _free()},
+            "readiness": {"address": "127.0.0.1", "port": _free()},
+            "config_dir": str(work),
+            "backends": {
+                name: {"host": "127.0.0.1", "port": backend.port}
+                for name in ("pachd_grpc", "s3", "oidc", "identity", "pachd_http", "metrics", "console")
+            },
+        }
+        if args.limit:
+            description["limits"] = {k: int(v) for k, v in (item.split("=", 1) for item in args.limit)}
+        ours = Envoy(render(description, work), work, "ours").start()
+        reference = Envoy(reference_bootstrap(find_reference_dir(), ports), work, "reference").start()
+        targets = {
+            "direct": backend.port,
+            "ours": description["http_port"],
+            "reference": reference.listener_ports()["proxy-http"],
+        }
+        try:
+            plain = measure(backend.port, 1.0) and measure(backend.port, args.seconds)
+            results = {}
+            for rtt in args.rtt:
+                for name, port in targets.items():
+                    results[(name, rtt)] = through_relay(port, rtt, args.seconds)
+                    print(
+                        f"  measured {name:<9} at {rtt:>3.0f} ms: {results[(name, rtt)]:8.1f} MB/s",
+                        flush=True,
+                    )
+        finally:
+            ours.stop()
+            reference.stop()
+            backend.stop()
+
+    print()
+    print(f"direct without relay: {plain:.1f} MB/s")
+    if 0 in args.rtt:
+        overhead = results[("direct", 0)] / plain
+        print(f"relay overhead at 0 ms: direct-through-relay / direct = {overhead:.2f}x")
+    print()
+    print("| RTT (ms) | direct MB/s | ours MB/s | reference MB/s | ours/direct | reference/direct |")
+    print("|---|---|---|---|---|---|")
+    for rtt in args.rtt:
+        direct, our, ref = (results[(name, rtt)] for name in ("direct", "ours", "reference"))
+        print(
+            f"| {rtt:.0f} | {direct:.1f} | {our:.1f} | {ref:.1f} | {our / direct:.2f}x | {ref / direct:.2f}x |"
+        )
+    missed = [rtt for rtt in args.rtt if results[("ours", rtt)] / results[("direct", rtt)] < 0.8]
+    print()
+    print("target ours >= 0.8x direct: " + ("met" if not missed else f"missed at {missed} ms"))
+    return 0
+
+
+def _free() -> int:
+    from harness.envoy import free_port
+
+    return free_port()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
