@@ -15,8 +15,9 @@ import re
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_model import (
-    ACME_CHALLENGE_PREFIX,
     CLUSTER_NAMES,
+    GRPC_TLS_REQUIRED,
+    HTTPS_REDIRECT,
     Backend,
     EnvoyConfigError,
     LegacyListener,
@@ -363,27 +364,7 @@ def _route_config(model: ProxyModel, name: str, routes: List[Route]) -> Dict[str
 
 def _redirect_route_config(model: ProxyModel) -> Dict[str, Any]:
     """The cleartext port with TLS on: ACME challenges pass, gRPC gets a clear error, the rest a 301."""
-    tls = model.tls
-    routes = []
-    if model.acme_solver is not None:
-        routes.append(_route(model, Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX)))
-    # A redirect means nothing to a gRPC client; answer with an error it shows to the user. Envoy
-    # turns a local reply to a gRPC request into a gRPC status (503 -> UNAVAILABLE) with the body
-    # as grpc-message.
-    routes.append(
-        {
-            "name": "grpc-tls-required",
-            "match": {"prefix": "/", "grpc": {}},
-            "direct_response": {
-                "status": 503,
-                "body": {"inline_string": GRPC_TLS_REQUIRED_MESSAGE.format(port=tls.external_https_port)},
-            },
-        }
-    )
-    redirect: Dict[str, Any] = {"https_redirect": True, "response_code": "MOVED_PERMANENTLY"}
-    if tls.external_https_port != 443:
-        redirect["port_redirect"] = tls.external_https_port
-    routes.append({"name": "https-redirect", "match": {"prefix": "/"}, "redirect": redirect})
+    routes = [_route(model, route) for route in model.redirect_routes()]
     return {"name": "redirect", "virtual_hosts": [{"name": "redirect", "domains": ["*"], "routes": routes}]}
 
 
@@ -418,6 +399,20 @@ def _match(route: Route) -> Dict[str, Any]:
 
 
 def _route(model: ProxyModel, route: Route) -> Dict[str, Any]:
+    if route.backend == GRPC_TLS_REQUIRED:
+        # Envoy turns a local reply to a gRPC request into a gRPC status (503 -> UNAVAILABLE) with the
+        # body as grpc-message, which gRPC clients print.
+        message = GRPC_TLS_REQUIRED_MESSAGE.format(port=model.tls.external_https_port)
+        return {
+            "name": route.name,
+            "match": _match(route),
+            "direct_response": {"status": 503, "body": {"inline_string": message}},
+        }
+    if route.backend == HTTPS_REDIRECT:
+        redirect: Dict[str, Any] = {"https_redirect": True, "response_code": "MOVED_PERMANENTLY"}
+        if model.tls.external_https_port != 443:
+            redirect["port_redirect"] = model.tls.external_https_port
+        return {"name": route.name, "match": _match(route), "redirect": redirect}
     timeouts = model.timeouts
     action: Dict[str, Any] = {"cluster": CLUSTER_NAMES[route.backend]}
     if route.backend == "pachd_grpc":
@@ -500,6 +495,7 @@ def _upstream_protocol(model: ProxyModel, grpc: bool) -> Dict[str, Any]:
             "http2_protocol_options": {
                 "initial_stream_window_size": limits.upstream_stream_window_bytes,
                 "initial_connection_window_size": limits.upstream_connection_window_bytes,
+                "max_concurrent_streams": limits.upstream_max_concurrent_streams,
                 "connection_keepalive": {
                     "interval": _seconds(timeouts.upstream_keepalive_interval),
                     "timeout": _seconds(timeouts.upstream_keepalive_timeout),

@@ -72,6 +72,9 @@ PACHD_HTTP_PREFIXES = ("/archive/", "/jsonschema/", "/pfs", "/api/")
 IDENTITY_PREFIX = "/dex"
 OIDC_CALLBACK_PREFIX = "/authorization-code/callback"
 ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
+# Route targets that are answers from the proxy itself rather than backends.
+HTTPS_REDIRECT = "https_redirect"
+GRPC_TLS_REQUIRED = "grpc_tls_required"
 
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -149,19 +152,25 @@ class Address:
 class Limits:
     """Sizes that bound memory and protect the proxy; see docs/envoy.md for the arithmetic."""
 
-    # A single stream at ~1 Gbit/s over a 60 ms round trip needs ~7.5 MB in flight (bandwidth-delay
-    # product). 16 MiB leaves headroom for 2 Gbit/s or 120 ms without the 256 MiB Envoy default, whose
-    # worst case per stream would dwarf any sane heap limit.
-    stream_window_bytes: int = 16 * MIB
-    # Twice the stream window so one stalled stream never starves the others on its connection.
-    connection_window_bytes: int = 32 * MIB
-    # Backends sit in the same cluster (sub-millisecond round trips): a small window already fills
-    # the pipe there and keeps the per-stream worst case low.
+    # One stream carries at most one window per round trip. 1 Gbit/s at 60 ms is 7.5 MB in flight,
+    # but Envoy returns window credit in steps, so a stream moves only ~40% of its window per round
+    # trip in practice: measured on loopback with 60 ms added, 16 MiB gave 0.4x of a direct gRPC
+    # upload, 64 MiB gave parity. Envoy's 256 MiB default would quadruple the worst case below.
+    stream_window_bytes: int = 64 * MIB
+    # Envoy credits the connection window only as streams consume data, so this bounds what one
+    # client connection can make the proxy hold; twice the stream window lets one stalled stream
+    # sit beside one at full speed.
+    connection_window_bytes: int = 128 * MIB
+    # Backends sit in the same cluster (sub-millisecond round trips): 4 MiB already fills the pipe.
     upstream_stream_window_bytes: int = 4 * MIB
-    upstream_connection_window_bytes: int = 8 * MIB
-    # Envoy's own default; HTTP/2 throughput comes from the windows above, not from this buffer.
+    # Streams of many clients share one backend connection; its window covers every stream at once
+    # so one slow client never blocks the others' downloads (head-of-line blocking).
+    upstream_max_concurrent_streams: int = 64
+    upstream_connection_window_bytes: int = 256 * MIB
+    # Envoy's own default: the most data waiting to be written per stream and direction before the
+    # other side is paused. HTTP/2 throughput comes from the windows, HTTP/1.1 from TCP's own.
     buffer_bytes: int = 1 * MIB
-    # What gRPC servers commonly allow; bounds the per-connection worst case (streams x window).
+    # What gRPC servers commonly allow a client connection.
     max_concurrent_streams: int = 100
     # Big enough for OIDC cookies and long presigned S3 URLs; Envoy's default is 60.
     max_request_headers_kb: int = 96
@@ -176,12 +185,14 @@ class Limits:
 
     @property
     def stream_worst_case_bytes(self) -> int:
-        """A stalled stream: full downstream window, full upstream window, one buffer."""
-        return self.stream_window_bytes + self.upstream_stream_window_bytes + self.buffer_bytes
+        """A stream stalled both ways: a full window from each side and a buffer in each direction."""
+        return self.stream_window_bytes + self.upstream_stream_window_bytes + 2 * self.buffer_bytes
 
     @property
     def connection_worst_case_bytes(self) -> int:
-        return self.max_concurrent_streams * self.stream_worst_case_bytes + self.buffer_bytes
+        """A client connection with every stream stalled (uploads bounded by the connection window)."""
+        per_stream_rest = self.upstream_stream_window_bytes + 2 * self.buffer_bytes
+        return self.connection_window_bytes + self.max_concurrent_streams * per_stream_rest
 
 
 @dataclass(frozen=True)
@@ -212,7 +223,7 @@ class Route:
     """One entry of the one port's route table, in evaluation order."""
 
     name: str
-    backend: str  # a backend name, "redirect" or "grpc_tls_required"
+    backend: str  # a backend name, HTTPS_REDIRECT or GRPC_TLS_REQUIRED
     prefix: str = "/"
     grpc: bool = False
     header: Optional[Tuple[str, str]] = None  # (name, value prefix)
@@ -271,6 +282,10 @@ class ProxyModel:
         """The one port's routes, first match wins."""
         return one_port_routes(self)
 
+    def redirect_routes(self) -> List[Route]:
+        """The cleartext port's routes when TLS is on."""
+        return cleartext_redirect_routes(self)
+
 
 def one_port_routes(model: ProxyModel) -> List[Route]:
     routes: List[Route] = []
@@ -299,6 +314,17 @@ def one_port_routes(model: ProxyModel) -> List[Route]:
             )
         )
     routes.append(Route("console", "console", websocket=True))
+    return routes
+
+
+def cleartext_redirect_routes(model: ProxyModel) -> List[Route]:
+    routes: List[Route] = []
+    if model.acme_solver is not None:
+        # HTTP-01 challenges must be answered over plain HTTP; a redirect would break renewals.
+        routes.append(Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX))
+    # A redirect means nothing to a gRPC client: it gets an error it shows to the user instead.
+    routes.append(Route("grpc-tls-required", GRPC_TLS_REQUIRED, grpc=True))
+    routes.append(Route("https-redirect", HTTPS_REDIRECT))
     return routes
 
 
@@ -424,7 +450,7 @@ def _duration(value: Any, path: str) -> int:
     return _int(value, path, 1, 7 * 24 * 3600, " (seconds)")
 
 
-_TOP_FIELDS = (
+DESCRIPTION_FIELDS = (
     "node",
     "admin",
     "readiness",
@@ -447,7 +473,7 @@ _TOP_FIELDS = (
 def parse_description(description: Any) -> ProxyModel:
     """Validate a plain description and return the typed model; raise EnvoyConfigError naming the field."""
     data = _mapping(description, "description")
-    _known(data, "", _TOP_FIELDS)
+    _known(data, "", DESCRIPTION_FIELDS)
 
     node = _mapping(data.get("node"), "node")
     _known(node, "node", ("id", "cluster"))
@@ -661,6 +687,7 @@ def _parse_limits(value: Any) -> Limits:
         "connection_window_bytes": (65535, 2**31 - 1),
         "upstream_stream_window_bytes": (65535, 2**31 - 1),
         "upstream_connection_window_bytes": (65535, 2**31 - 1),
+        "upstream_max_concurrent_streams": (1, 2**31 - 1),
         "buffer_bytes": (16 * 1024, 2**31 - 1),
         "max_concurrent_streams": (1, 2**31 - 1),
         "max_request_headers_kb": (1, 8192),
@@ -678,6 +705,14 @@ def _parse_limits(value: Any) -> Limits:
             limits.connection_window_bytes,
             f"make it at least limits.stream_window_bytes ({limits.stream_window_bytes}); "
             "a smaller connection window caps every stream below its own window",
+        )
+    needed = limits.upstream_max_concurrent_streams * limits.upstream_stream_window_bytes
+    if limits.upstream_connection_window_bytes < needed:
+        raise _fail(
+            "limits.upstream_connection_window_bytes",
+            limits.upstream_connection_window_bytes,
+            f"make it at least upstream_max_concurrent_streams x upstream_stream_window_bytes ({needed}), "
+            "or one slow client could stall every stream sharing its backend connection",
         )
     # The overload manager must be able to hold a handful of full-speed streams before it starts
     # shedding; otherwise the windows promise throughput the heap limit takes back.

@@ -236,7 +236,7 @@ def test_http2_windows_come_from_the_limits():
     manager = hcm(listener(render_bootstrap({"limits": {"stream_window_bytes": 8388608}}), "http"))
     options = manager["http2_protocol_options"]
     assert options["initial_stream_window_size"] == 8388608
-    assert options["initial_connection_window_size"] == 32 * 1024 * 1024
+    assert options["initial_connection_window_size"] == 128 * 1024 * 1024
     assert options["max_concurrent_streams"] == 100
 
 
@@ -473,6 +473,13 @@ def test_grpc_backend_is_http2_with_keepalive_pings():
     options = cluster(render_bootstrap({}), "pachd-grpc")["typed_extension_protocol_options"]
     http2 = next(iter(options.values()))["explicit_http_config"]["http2_protocol_options"]
     assert http2["connection_keepalive"] == {"interval": "30s", "timeout": "10s"}
+
+
+def test_backend_connection_window_covers_every_stream_on_it():
+    options = cluster(render_bootstrap({}), "pachd-grpc")["typed_extension_protocol_options"]
+    http2 = next(iter(options.values()))["explicit_http_config"]["http2_protocol_options"]
+    streams = http2["max_concurrent_streams"]
+    assert http2["initial_connection_window_size"] >= streams * http2["initial_stream_window_size"]
 
 
 def test_console_backend_is_http1_for_websocket_upgrades():

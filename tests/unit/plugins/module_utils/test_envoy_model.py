@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
+import yaml
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_model import (
+    DESCRIPTION_FIELDS,
+    MIB,
     EnvoyConfigError,
+    Limits,
+    Timeouts,
     parse_description,
 )
 
@@ -72,9 +79,10 @@ def test_hsts_header_spells_every_directive():
     assert model.tls.hsts.header_value == "max-age=63072000; includeSubDomains; preload"
 
 
-def test_default_heap_limit_holds_many_worst_case_streams():
+def test_default_heap_limit_holds_a_worst_case_connection_and_more():
     limits = parse_description({}).limits
-    assert limits.max_heap_bytes >= 32 * limits.stream_worst_case_bytes
+    assert limits.max_heap_bytes >= limits.connection_worst_case_bytes
+    assert limits.max_heap_bytes >= 8 * limits.stream_worst_case_bytes
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -252,6 +260,12 @@ def test_connection_window_below_stream_window_is_refused():
     assert message.startswith("limits.connection_window_bytes: 4194304")
 
 
+def test_backend_connection_window_too_small_for_its_streams_is_refused():
+    message = refused({"limits": {"upstream_stream_window_bytes": 16 * 1024 * 1024}})
+    assert message.startswith("limits.upstream_connection_window_bytes: 268435456")
+    assert "1073741824" in message
+
+
 def test_heap_limit_too_small_for_the_windows_is_refused():
     message = refused({"limits": {"max_heap_bytes": 100 * 1024 * 1024}})
     assert message.startswith("limits.max_heap_bytes: 104857600")
@@ -272,3 +286,36 @@ def test_xff_hops_are_bounded():
 
 def test_acme_solver_needs_host_and_port():
     assert refused({"acme_solver": {"host": "solver"}}).startswith("acme_solver: ")
+
+
+# ---------------------------------------------------------------------------------------------------
+# docs/envoy.md speaks of the model as it is
+
+
+def documented_description(repo_root) -> dict:
+    text = (repo_root / "docs" / "envoy.md").read_text()
+    section = text[text.index("## The description") :]
+    block = section[
+        section.index("```yaml") + len("```yaml") : section.index("```", section.index("```yaml") + 7)
+    ]
+    return yaml.safe_load(block)
+
+
+def test_documented_description_is_valid(repo_root):
+    model = parse_description(documented_description(repo_root))
+    assert model.tls is not None
+    assert len(model.legacy) == 7
+
+
+def test_documented_description_names_every_field_and_default(repo_root):
+    documented = documented_description(repo_root)
+    assert set(documented) == set(DESCRIPTION_FIELDS)
+    assert documented["limits"] == asdict(Limits())
+    assert documented["timeouts"] == asdict(Timeouts())
+
+
+def test_documented_worst_case_memory_is_the_models(repo_root):
+    text = (repo_root / "docs" / "envoy.md").read_text()
+    limits = Limits()
+    assert f"**{limits.stream_worst_case_bytes // MIB} MiB**" in text
+    assert f"**{limits.connection_worst_case_bytes // MIB} MiB**" in text
