@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -27,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import find_reference_dir  # noqa: E402
 from harness.backends import GrpcBackend, Recorder  # noqa: E402
-from harness.envoy import Envoy  # noqa: E402
+from harness.envoy import Envoy, free_port  # noqa: E402
 from harness.ours import render  # noqa: E402
 from harness.proxies import BACKEND_NAMES  # noqa: E402
 from harness.reference import reference_bootstrap  # noqa: E402
@@ -143,13 +145,54 @@ def measure(port: int, seconds: float) -> float:
     return sent / elapsed / 1e6
 
 
-def through_relay(target_port: int, round_trip_ms: float, seconds: float) -> float:
+def _serve_backend(ports, stop) -> None:
+    backend = GrpcBackend(Recorder()).start()
+    ports.put(backend.port)
+    stop.wait()
+    backend.stop()
+
+
+def _serve_relay(target_port: int, round_trip_ms: float, ports, stop) -> None:
     relay = DelayRelay(target_port, round_trip_ms).start()
+    ports.put(relay.port)
+    stop.wait()
+    relay.stop()
+
+
+@contextlib.contextmanager
+def child(target, *args):
+    """Run a server in its own process (its own GIL, like the real parts); yield the port it bound."""
+    context = multiprocessing.get_context("spawn")
+    ports, stop = context.Queue(), context.Event()
+    process = context.Process(target=target, args=(*args, ports, stop), daemon=True)
+    process.start()
     try:
-        measure(relay.port, 1.0)  # warm up: connection, BDP probing
-        return measure(relay.port, seconds)
+        yield ports.get(timeout=60)
     finally:
-        relay.stop()
+        stop.set()
+        process.join(15)
+        if process.is_alive():
+            process.kill()
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process has used so far; 0 without a process."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def through_relay(
+    target_port: int, round_trip_ms: float, seconds: float, envoy_pid=None
+) -> tuple[float, float]:
+    """Throughput in MB/s, and the share of one core the Envoy in the path used meanwhile."""
+    with child(_serve_relay, target_port, round_trip_ms) as relay_port:
+        measure(relay_port, 1.0)  # warm up: connection, BDP probing
+        cpu_before, started = cpu_seconds(envoy_pid), time.monotonic()
+        throughput = measure(relay_port, seconds)
+        cpu = (cpu_seconds(envoy_pid) - cpu_before) / (time.monotonic() - started)
+        return throughput, cpu
 
 
 def main() -> int:
@@ -166,48 +209,50 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    backend = GrpcBackend(Recorder()).start()
-    ports = dict.fromkeys(BACKEND_NAMES, backend.port)
-    with tempfile.TemporaryDirectory(prefix="oneport-bench-") as tmp:
-        work = Path(tmp)
-        description = {
-            "listen_address": "127.0.0.1",
-            "http_port": _free(),
-            "admin": {"address": "127.0.0.1", "port": _free()},
-            "readiness": {"address": "127.0.0.1", "port": _free()},
-            "config_dir": str(work),
-            "backends": {
-                name: {"host": "127.0.0.1", "port": backend.port}
-                for name in ("pachd_grpc", "s3", "oidc", "identity", "pachd_http", "metrics", "console")
-            },
-        }
-        if args.limit:
-            description["limits"] = {k: int(v) for k, v in (item.split("=", 1) for item in args.limit)}
-        ours = Envoy(render(description, work), work, "ours").start()
-        reference = Envoy(reference_bootstrap(find_reference_dir(), ports), work, "reference").start()
+    with child(_serve_backend) as backend_port, tempfile.TemporaryDirectory(prefix="oneport-bench-") as tmp:
+        return run(args, backend_port, Path(tmp))
+
+
+def run(args, backend_port: int, work: Path) -> int:
+    description = {
+        "listen_address": "127.0.0.1",
+        "http_port": free_port(),
+        "admin": {"address": "127.0.0.1", "port": free_port()},
+        "readiness": {"address": "127.0.0.1", "port": free_port()},
+        "config_dir": str(work),
+        "backends": {
+            name: {"host": "127.0.0.1", "port": backend_port}
+            for name in ("pachd_grpc", "s3", "oidc", "identity", "pachd_http", "metrics", "console")
+        },
+    }
+    if args.limit:
+        description["limits"] = {k: int(v) for k, v in (item.split("=", 1) for item in args.limit)}
+    reference_config = reference_bootstrap(find_reference_dir(), dict.fromkeys(BACKEND_NAMES, backend_port))
+    with (
+        Envoy(render(description, work), work, "ours") as ours,
+        Envoy(reference_config, work, "reference") as reference,
+    ):
         targets = {
-            "direct": backend.port,
-            "ours": description["http_port"],
-            "reference": reference.listener_ports()["proxy-http"],
+            "direct": (backend_port, None),
+            "ours": (description["http_port"], ours.process.pid),
+            "reference": (reference.listener_ports()["proxy-http"], reference.process.pid),
         }
-        try:
-            plain = measure(backend.port, 1.0) and measure(backend.port, args.seconds)
-            runs: dict = {}
-            for rtt in args.rtt:
-                # Paths alternate within each repetition so a busy moment on a shared machine hits
-                # all of them alike.
-                for _ in range(args.repeat):
-                    for name, port in targets.items():
-                        value = through_relay(port, rtt, args.seconds)
-                        runs.setdefault((name, rtt), []).append(value)
-                        print(f"  {name:<9} at {rtt:>3.0f} ms: {value:8.1f} MB/s", flush=True)
-            results = {cell: statistics.median(values) for cell, values in runs.items()}
-        finally:
-            ours.stop()
-            reference.stop()
-            backend.stop()
+        measure(backend_port, 1.0)
+        plain = measure(backend_port, args.seconds)
+        runs: dict = {}
+        for rtt in args.rtt:
+            # Paths alternate within each repetition so a busy moment on a shared machine hits
+            # all of them alike.
+            for _ in range(args.repeat):
+                for name, (port, pid) in targets.items():
+                    value, cpu = through_relay(port, rtt, args.seconds, pid)
+                    runs.setdefault((name, rtt), []).append(value)
+                    busy = f", Envoy used {cpu:4.0%} of a core" if pid else ""
+                    print(f"  {name:<9} at {rtt:>3.0f} ms: {value:8.1f} MB/s{busy}", flush=True)
+    results = {cell: statistics.median(values) for cell, values in runs.items()}
 
     print()
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"direct without relay: {plain:.1f} MB/s")
     if 0 in args.rtt:
         overhead = results[("direct", 0)] / plain
@@ -223,12 +268,6 @@ def main() -> int:
     print()
     print("target ours >= 0.8x direct: " + ("met" if not missed else f"missed at {missed} ms"))
     return 0
-
-
-def _free() -> int:
-    from harness.envoy import free_port
-
-    return free_port()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import grpc
 import pytest
@@ -77,7 +78,32 @@ def admin_address(request, kind):
     return config["admin"]["address"]["socket_address"]["address"]
 
 
+def underscore_header(request, kind):
+    proxy = proxy_of(request, kind)
+    probe = marker()
+    status, _, _ = raw_request("GET", f"{proxy.url}/?p={probe}", headers={"x_probe_header": probe})
+    landed = who_got(request.getfixturevalue("recorder"), probe)
+    return ",".join(landed) if landed else f"{status}, no backend"
+
+
+def pachctl_command_logged(request, kind):
+    proxy = proxy_of(request, kind)
+    command = f"pachctl list repo {marker()}"
+    with grpc_channel(f"127.0.0.1:{proxy.port}") as channel:
+        channel.unary_unary("/oneport.test.Probe/Echo")(b"x", metadata=[("command", command)], timeout=15)
+    deadline = time.monotonic() + 20  # access logs are flushed on an interval
+    while time.monotonic() < deadline:
+        for line in proxy.envoy.log(tail=10**7).splitlines():
+            if command in line:
+                entry = json.loads(line[line.index("{") :])
+                return "logged" if command in entry.values() else "in log, not a field"
+        time.sleep(0.5)
+    return "not logged"
+
+
 OUTCOMES = {
+    "request header with an underscore": underscore_header,
+    "pachctl command header in the JSON access log": pachctl_command_logged,
     "legacy port, request of another service": legacy_other_service,
     "legacy gRPC port with TLS on": legacy_grpc_with_tls,
     "ACME HTTP-01 challenge on port 80, TLS on": acme_on_port_80,
