@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Single-stream gRPC upload throughput: direct, through our Envoy config, through Pachyderm's.
 
 Run with `make bench-proxy` (not part of `make test`). Every path goes client -> delay relay -> target
@@ -243,7 +242,7 @@ def run(args, backend_port: int, work: Path) -> int:
         for rtt in args.rtt:
             # Paths alternate within each repetition so a busy moment on a shared machine hits
             # all of them alike.
-            for _ in range(args.repeat):
+            for _repetition in range(args.repeat):
                 for name, (port, pid) in targets.items():
                     value, cpu = through_relay(port, rtt, args.seconds, pid)
                     runs.setdefault((name, rtt), []).append(value)

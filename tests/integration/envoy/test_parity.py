@@ -57,7 +57,7 @@ def grpc_on_port_80(request, kind):
 
 def http_on_port_80(request, kind):
     proxy = proxy_of(request, kind, tls=True)
-    status, _, headers = raw_request("GET", f"http://127.0.0.1:{proxy.redirect_port}/lineage")
+    status, _body, headers = raw_request("GET", f"http://127.0.0.1:{proxy.redirect_port}/lineage")
     assert status == 301
     location = headers["location"]
     if location.startswith(f"https://127.0.0.1:{proxy.port}/"):
@@ -81,7 +81,7 @@ def admin_address(request, kind):
 def underscore_header(request, kind):
     proxy = proxy_of(request, kind)
     probe = marker()
-    status, _, _ = raw_request("GET", f"{proxy.url}/?p={probe}", headers={"x_probe_header": probe})
+    status = raw_request("GET", f"{proxy.url}/?p={probe}", headers={"x_probe_header": probe})[0]
     landed = who_got(request.getfixturevalue("recorder"), probe)
     return ",".join(landed) if landed else f"{status}, no backend"
 

@@ -67,10 +67,10 @@ def test_presigned_url_with_awkward_key_verifies_at_backend(our_proxy, traffic):
     s3 = traffic["s3"].client(our_proxy.url)
     key = f"presigned-awkward/{marker()}/a//b/../c%2Fd"
     put_url = s3.generate_presigned_url("put_object", Params={"Bucket": traffic["bucket"], "Key": key})
-    status, body, _ = raw_request("PUT", put_url, b"payload")
+    status, body, _headers = raw_request("PUT", put_url, b"payload")
     assert status == 200, body
     get_url = s3.generate_presigned_url("get_object", Params={"Bucket": traffic["bucket"], "Key": key})
-    status, body, _ = raw_request("GET", get_url)
+    status, body, _headers = raw_request("GET", get_url)
     assert (status, body) == (200, b"payload")
 
 

@@ -47,7 +47,7 @@ def tls11_client(ca_pem: bytes) -> ssl.SSLContext:
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 def test_tls_1_1_client_works_against_a_server_that_allows_it(test_ca, tmp_path):
     """The control for the refusal below: this client really can speak TLS 1.1 here."""
-    cert, key, _ = test_ca.issue()
+    cert, key, _serial = test_ca.issue()
     (tmp_path / "tls.crt").write_bytes(cert)
     (tmp_path / "tls.key").write_bytes(key)
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -57,7 +57,7 @@ def test_tls_1_1_client_works_against_a_server_that_allows_it(test_ca, tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as listener:
 
         def accept():
-            connection, _ = listener.accept()
+            connection, _peer = listener.accept()
             with contextlib.suppress(OSError), server_context.wrap_socket(connection, server_side=True):
                 pass
 
@@ -117,7 +117,7 @@ def test_renewed_certificate_is_served_while_running_stream_survives(tls_proxy, 
 
 
 def test_port_80_redirects_keeping_non_default_port(our_tls_proxy):
-    status, _, headers = raw_request("GET", f"http://127.0.0.1:{our_tls_proxy.redirect_port}/lineage?x=1")
+    status, _body, headers = raw_request("GET", f"http://127.0.0.1:{our_tls_proxy.redirect_port}/lineage?x=1")
     assert status == 301
     assert headers["location"] == f"https://127.0.0.1:{our_tls_proxy.port}/lineage?x=1"
 
@@ -125,7 +125,7 @@ def test_port_80_redirects_keeping_non_default_port(our_tls_proxy):
 def test_reference_port_80_redirect_cannot_name_the_https_port(reference_tls_proxy):
     """The chart's https_redirect keeps the port of the Host header: the cleartext port, not 443's."""
     port = reference_tls_proxy.redirect_port
-    status, _, headers = raw_request("GET", f"http://127.0.0.1:{port}/lineage?x=1")
+    status, _body, headers = raw_request("GET", f"http://127.0.0.1:{port}/lineage?x=1")
     assert status == 301
     assert headers["location"] == f"https://127.0.0.1:{port}/lineage?x=1"
 

@@ -91,7 +91,7 @@ class S3Recorder:
             self.recorder.add(Hit(self.name, environ["REQUEST_METHOD"], raw_uri, headers))
         if not self.auth_on:
             return self.app(environ, start_response)
-        raw_path, _, query = raw_uri.partition("?")
+        raw_path, _sep, query = raw_uri.partition("?")
         authorization = headers.get("authorization", "")
         params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
         if authorization.startswith("AWS "):
@@ -105,7 +105,7 @@ class S3Recorder:
         return environ["wsgi.input"].read(length) if length else b""
 
     def _sigv2(self, environ, start_response, raw_path, query, headers, authorization):
-        access_key, _, signature = authorization[4:].partition(":")
+        access_key, _sep, signature = authorization[4:].partition(":")
         if access_key != self.credentials["AccessKeyId"]:
             return _error(start_response, "403 Forbidden", "InvalidAccessKeyId", "unknown access key")
         expected = sigv2_signature(
