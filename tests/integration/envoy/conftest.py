@@ -10,8 +10,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
+from harness.envoy import Envoy
 from harness.proxies import start_reference
 from harness.s3 import S3Backend
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, show the end of every running Envoy's log next to the test's output."""
+    report = yield
+    if report.failed:
+        for envoy in sorted(Envoy.running, key=lambda e: e.name):
+            report.sections.append((f"envoy log: {envoy.name}", envoy.log(tail=4000)))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import requests
 
@@ -45,6 +46,9 @@ class Envoy:
     never share hot-restart memory. The admin interface is moved to an ephemeral loopback port that
     Envoy reports through `--admin-address-path`.
     """
+
+    # Envoys running now, so a failing test can show their logs.
+    running: ClassVar[set] = set()
 
     def __init__(self, bootstrap: dict, workdir: Path, name: str = "envoy"):
         self.workdir = Path(workdir)
@@ -83,6 +87,7 @@ class Envoy:
             start_new_session=True,
         )
         log.close()
+        Envoy.running.add(self)
         self._wait_ready(timeout)
         return self
 
@@ -126,6 +131,7 @@ class Envoy:
         return "\n".join(line for line in lines if "Deprecated field" not in line)[-tail:]
 
     def stop(self) -> None:
+        Envoy.running.discard(self)
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
