@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT / "tests" / "integration" / "envoy"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import find_reference_dir  # noqa: E402
-from harness.backends import GrpcBackend, Recorder  # noqa: E402
-from harness.envoy import Envoy, free_port  # noqa: E402
-from harness.ours import render  # noqa: E402
-from harness.proxies import BACKEND_NAMES  # noqa: E402
-from harness.reference import reference_bootstrap  # noqa: E402
-from harness.traffic import grpc_channel, grpc_upload  # noqa: E402
+from envoy_harness.backends import GrpcBackend, Recorder  # noqa: E402
+from envoy_harness.envoy import Envoy, free_port  # noqa: E402
+from envoy_harness.ours import render  # noqa: E402
+from envoy_harness.proxies import BACKEND_NAMES  # noqa: E402
+from envoy_harness.reference import reference_bootstrap  # noqa: E402
+from envoy_harness.traffic import grpc_channel, grpc_upload  # noqa: E402
 
 CHUNK = 256 * 1024
 

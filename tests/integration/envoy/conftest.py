@@ -9,10 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
-from harness.envoy import Envoy
-from harness.proxies import start_reference
-from harness.s3 import S3Backend
+from envoy_harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
+from envoy_harness.envoy import Envoy
+from envoy_harness.proxies import start_reference
+from envoy_harness.s3 import S3Backend
 
 
 @pytest.hookimpl(wrapper=True)
@@ -73,7 +73,7 @@ def traffic(recorder, backends):
 @pytest.fixture(scope="session")
 def our_proxy(backend_ports, tmp_path_factory):
     """Our rendered config (cleartext, legacy ports on), pointed at the test backends."""
-    from harness.ours import start_ours
+    from envoy_harness.ours import start_ours
 
     proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours"))
     yield proxy
@@ -88,13 +88,13 @@ def proxy(request):
 
 @pytest.fixture(scope="session")
 def test_ca():
-    from harness.tlsca import TestCA
+    from envoy_harness.tlsca import TestCA
 
     return TestCA()
 
 
 def _tls_dir(test_ca, directory):
-    from harness.tlsca import install_pair
+    from envoy_harness.tlsca import install_pair
 
     cert, key, serial = test_ca.issue()
     install_pair(directory, cert, key)
@@ -104,7 +104,7 @@ def _tls_dir(test_ca, directory):
 @pytest.fixture(scope="session")
 def tls_traffic(traffic, test_ca, tmp_path_factory):
     """The traffic context for TLS proxies: the test CA as file, PEM and ssl context."""
-    from harness.traffic import tls_context
+    from envoy_harness.traffic import tls_context
 
     ca_file = test_ca.write_ca(tmp_path_factory.mktemp("ca"))
     return {
@@ -129,7 +129,7 @@ def reference_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory)
 @pytest.fixture(scope="session")
 def our_tls_proxy(backend_ports, test_ca, tmp_path_factory):
     """Our config with TLS on, legacy ports with TLS, and the ACME solver on port 80."""
-    from harness.ours import start_ours
+    from envoy_harness.ours import start_ours
 
     tls_dir = tmp_path_factory.mktemp("ours-tls-certs")
     serial = _tls_dir(test_ca, tls_dir)

@@ -7,9 +7,9 @@ import time
 
 import grpc
 import pytest
-from harness.matrix import ROWS
-from harness.parity import expectations
-from harness.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
+from envoy_harness.matrix import ROWS
+from envoy_harness.parity import expectations
+from envoy_harness.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
 
 EXPECTATIONS = expectations()
 FIXTURE_PREFIX = {"reference": "reference", "ours": "our"}
@@ -72,7 +72,7 @@ def admin_address(request, kind):
         reference_dir = request.getfixturevalue("reference_dir")
         config = json.loads((reference_dir / "pachyderm" / "envoy.json").read_text())
     else:
-        from harness.ours import render
+        from envoy_harness.ours import render
 
         config = render({}, request.getfixturevalue("tmp_path"))
     return config["admin"]["address"]["socket_address"]["address"]
