@@ -19,10 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 METALLB_SITE = {
     "oneport_platform": "metallb",
+    "metallb_chart_ref": "metallb",
+    "metallb_chart_repo_url": "https://metallb.github.io/metallb",
     "metallb_address_pools": [
         {"name": "public", "addresses": ["192.168.10.240-192.168.10.250"]},
         {"name": "lab", "addresses": ["10.20.0.0/28", "fd00:20::/124"], "auto_assign": False},
     ],
+    "metallb_l2_advertisements": [{"name": "l2-all-pools"}],
     "metallb_bgp_peers": [{"name": "tor", "my_asn": 64500, "peer_asn": 64501, "peer_address": "10.0.0.1"}],
     "metallb_bgp_advertisements": [{"name": "lab", "ip_address_pools": ["lab"], "peers": ["tor"]}],
 }
@@ -49,7 +52,7 @@ def test_metallb_render_writes_objects_the_crds_accept(reference_dir, tmp_path):
         ("L2Advertisement", "l2-all-pools"),
         ("BGPAdvertisement", "lab"),
     ]
-    assert release["chart"] == "metallb"
+    assert (release["chart"], release["repo"]) == ("metallb", "https://metallb.github.io/metallb")
     assert release["version"] == "0.16.1"
     assert_valid(objects, crd_schemas(reference_dir / "crds" / "metallb-v0.16.1"))
     again = render("playbooks/metallb.yml", METALLB_SITE, tmp_path)

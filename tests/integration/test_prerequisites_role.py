@@ -98,6 +98,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def run_role(tmp: Path, mirror_url: str, tools, checksums, *extra) -> subprocess.CompletedProcess:
     variables = {
+        "prerequisites_install_tools": True,
         "prerequisites_mirror_url": mirror_url,
         "prerequisites_bin_dir": str(tmp / "bin"),
         "prerequisites_cache_dir": str(tmp / "cache"),
