@@ -59,3 +59,9 @@ demo: setup ## run site.yml against the local default inventory and explain the 
 .PHONY: clean
 clean: ## remove build outputs from the checkout (the per-user cache stays)
 	rm -rf .build bin dist tests/output .pytest_cache .ruff_cache render
+
+.PHONY: ee-context
+ee-context: setup ## execution-environment build context in .build/ee-context (then: podman build .build/ee-context)
+	$(PY) tools/render_ee.py --check
+	ansible-galaxy collection build --force --output-path dist
+	ansible-builder create --file execution-environment.yml --context .build/ee-context --output-filename Containerfile
