@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write execution-environment.yml and collections/requirements.yml from the project's pins.
 
 One source of truth: tool versions and checksums come from tools/tools.yml (the same table

@@ -20,7 +20,11 @@ PLAYBOOK = REPO / "awx" / "configure.yml"
 
 def test_configuration_playbook_passes_syntax_check():
     result = subprocess.run(
-        ["ansible-playbook", "--syntax-check", str(PLAYBOOK)], cwd=REPO, capture_output=True, text=True
+        ["ansible-playbook", "--syntax-check", str(PLAYBOOK)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -31,6 +35,7 @@ def test_configuration_playbook_passes_ansible_lint_production_profile():
         cwd=REPO,
         capture_output=True,
         text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -57,7 +62,7 @@ def test_injector_templates_reach_awx_unrendered(tmp_path):
 """
     )
     result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True
+        ["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (

@@ -33,14 +33,14 @@ def test_kubeconfig_is_written_to_a_private_file(tmp_path):
 
 
 def test_kubernetes_core_and_the_command_line_tools_both_find_the_file(tmp_path):
-    env, _ = awx_objects.inject_credential({"kubeconfig": KUBECONFIG}, tmp_path)
+    env = awx_objects.inject_credential({"kubeconfig": KUBECONFIG}, tmp_path)[0]
     path = str(tmp_path / "credential_kubeconfig")
     assert env["K8S_AUTH_KUBECONFIG"] == path
     assert env["KUBECONFIG"] == path
 
 
 def test_roles_use_the_injected_kubeconfig_and_context_over_the_inventory(tmp_path):
-    _, extra = awx_objects.inject_credential({"kubeconfig": KUBECONFIG, "context": "prod"}, tmp_path)
+    extra = awx_objects.inject_credential({"kubeconfig": KUBECONFIG, "context": "prod"}, tmp_path)[1]
     assert extra == {
         "oneport_kubeconfig": str(tmp_path / "credential_kubeconfig"),
         "oneport_kube_context": "prod",
@@ -48,5 +48,5 @@ def test_roles_use_the_injected_kubeconfig_and_context_over_the_inventory(tmp_pa
 
 
 def test_an_empty_context_means_the_kubeconfig_current_context(tmp_path):
-    _, extra = awx_objects.inject_credential({"kubeconfig": KUBECONFIG}, tmp_path)
+    extra = awx_objects.inject_credential({"kubeconfig": KUBECONFIG}, tmp_path)[1]
     assert extra["oneport_kube_context"] == ""

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Unpack one pinned binary from a downloaded archive inside the execution-environment build.
 
 Usage: extract_binary.py ARCHIVE TARGET SHA256 MEMBER [MEMBER ...]
