@@ -55,13 +55,13 @@ def pinned(requirements: Path, name: str) -> str:
     raise SystemExit(f"{requirements.name}: no exact pin for {name}")
 
 
-def go_toolchain(tools: dict) -> str:
+def go_toolchain(tools: dict, root: Path = ROOT) -> str:
     """The newest Go toolchain any wrapper module asks for (toolchain line, else go line)."""
     best: tuple[int, ...] = ()
     for name, tool in tools.items():
         if tool["source"] != "go":
             continue
-        go_mod = (ROOT / "tools" / "go" / tool.get("module_dir", name) / "go.mod").read_text()
+        go_mod = (root / "tools" / "go" / tool.get("module_dir", name) / "go.mod").read_text()
         match = re.search(r"^toolchain go(\S+)", go_mod, re.M) or re.search(r"^go (\S+)", go_mod, re.M)
         parts = tuple(int(p) for p in match.group(1).split("."))
         best = max(best, parts + (0,) * (3 - len(parts)))
