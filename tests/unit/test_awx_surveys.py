@@ -176,9 +176,21 @@ def test_job_templates_run_playbooks_of_the_project():
         assert (REPO / jt["playbook"]).is_file(), f"{jt['name']} runs {jt['playbook']}, which is missing"
 
 
-def test_unanswered_optional_questions_pass_no_variable():
-    for survey in SURVEYS.values():
-        assert awx_objects.answer_to_extra_vars(survey, {}) == {}
+def sample_answer(question: dict):
+    """A valid answer of the question's type."""
+    kind = question["type"]
+    if kind in ("multiplechoice", "multiselect"):
+        first = awx_objects.choices_of(question)[0]
+        return first if kind == "multiplechoice" else [first]
+    if kind in ("integer", "float"):
+        return question.get("min") or 1
+    return "x" * max(1, question.get("min") or 0)
+
+
+@pytest.mark.parametrize("name", sorted(SURVEYS))
+def test_unanswered_optional_questions_pass_no_variable(name):
+    required = {q["variable"]: sample_answer(q) for q in SURVEYS[name]["spec"] if q["required"]}
+    assert awx_objects.answer_to_extra_vars(SURVEYS[name], required) == required
 
 
 def test_an_answer_outside_the_choices_is_refused():
