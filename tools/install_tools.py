@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Install the pinned tool binaries listed in tools/tools.yml.
 
 Binaries are unpacked or built once into a per-user cache and linked into the checkout's bin/, so a
