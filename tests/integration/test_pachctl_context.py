@@ -120,6 +120,11 @@ def pachctl_run(pachctl, env, *args, stdin=None, check=True):
     )
 
 
+def pachctl_set_context(pachctl, env, name, context):
+    """`pachctl config set context NAME --overwrite` with the context as JSON on stdin."""
+    pachctl_run(pachctl, env, "config", "set", "context", name, "--overwrite", stdin=json.dumps(context))
+
+
 def test_pachctl_sees_our_active_context(pachctl, home):
     module(home, name="prod", pachd_address="pachyderm.example.com:80", active=True)
     assert pachctl_run(pachctl, home, "config", "get", "active-context").stdout == "prod\n"
@@ -190,16 +195,7 @@ def test_file_pachctl_creates_is_adopted_without_change(pachctl, home):
 
 def test_pachctls_edits_survive_the_module(pachctl, home):
     module(home, name="prod", pachd_address="grpc://10.0.0.1:80", active=True)
-    pachctl_run(
-        pachctl,
-        home,
-        "config",
-        "set",
-        "context",
-        "mine",
-        "--overwrite",
-        stdin='{"pachd_address": "localhost:30650"}',
-    )
+    pachctl_set_context(pachctl, home, "mine", {"pachd_address": "localhost:30650"})
     pachctl_run(pachctl, home, "config", "update", "context", "prod", "--project", "images")
     pachctl_run(pachctl, home, "config", "set", "active-context", "mine")
 
@@ -240,9 +236,7 @@ def test_our_server_cas_is_what_pachctl_stores_for_the_same_pem(pachctl, home, t
     ca = tmp_path / "ca.pem"
     ca.write_text(CA_PEM)
     module(home, name="ours", pachd_address="grpcs://h:443", server_cas_file=str(ca))
-    pachctl_run(
-        pachctl, home, "config", "set", "context", "theirs", stdin='{"pachd_address": "grpcs://h:443"}'
-    )
+    pachctl_set_context(pachctl, home, "theirs", {"pachd_address": "grpcs://h:443"})
     encoded = base64.b64encode(ca.read_bytes()).decode()  # what `base64 -w0 ca.pem` gives
     pachctl_run(pachctl, home, "config", "update", "context", "theirs", "--server-cas", encoded)
     contexts = json.loads(config_of(home))["v2"]["contexts"]
@@ -250,17 +244,8 @@ def test_our_server_cas_is_what_pachctl_stores_for_the_same_pem(pachctl, home, t
 
 
 def test_pachctl_refuses_server_cas_with_a_plain_address_as_we_do(pachctl, home):
-    pachctl_run(
-        pachctl,
-        home,
-        "config",
-        "set",
-        "context",
-        "plain",
-        stdin=json.dumps(
-            {"pachd_address": "grpc://127.0.0.1:9", "server_cas": base64.b64encode(b"x").decode()}
-        ),
-    )
+    plain = {"pachd_address": "grpc://127.0.0.1:9", "server_cas": base64.b64encode(b"x").decode()}
+    pachctl_set_context(pachctl, home, "plain", plain)
     pachctl_run(pachctl, home, "config", "set", "active-context", "plain")
     refused = pachctl_run(pachctl, home, "version", check=False)
     assert "must set pachd_address to grpcs://" in refused.stderr + refused.stdout
@@ -369,8 +354,8 @@ def test_pachctl_trusts_the_ca_we_stored_in_server_cas(pachctl, home, tls_pachd)
 
 
 def test_pachctl_refuses_the_server_when_server_cas_holds_another_ca(pachctl, home, tls_pachd):
-    port, _ = tls_pachd
-    _, other_ca = certificate("another CA")
+    port = tls_pachd[0]
+    other_ca = certificate("another CA")[1]
     module(home, name="tls", pachd_address=f"grpcs://127.0.0.1:{port}", server_cas=pem(other_ca), active=True)
     version = pachctl_run(pachctl, home, "version", "--timeout", "3s", check=False)
     assert version.returncode != 0
