@@ -106,12 +106,30 @@ def test_build_context_carries_the_collection_with_its_dependency_files(containe
     assert {"meta/execution-environment.yml", "requirements.txt", "bindep.txt"} <= names
 
 
-def test_galaxy_stage_installs_this_collection_and_pinned_kubernetes_core(checkout_copy):
+def test_galaxy_requirements_pin_kubernetes_core_and_name_nothing_awx_cannot_fetch(checkout_copy):
     requirements = yaml.safe_load((checkout_copy / "context" / "_build" / "requirements.yml").read_text())
-    by_name = {c["name"]: c for c in requirements["collections"]}
-    assert by_name["kubernetes.core"]["version"] == "6.2.0"
-    local = [c for c in requirements["collections"] if c.get("type") == "file"]
-    assert len(local) == 1 and (checkout_copy / "context" / "_build" / local[0]["name"]).is_file()
+    assert requirements["collections"] == [{"name": "kubernetes.core", "version": "6.2.0"}]
+
+
+def test_galaxy_stage_installs_this_collection_from_its_tarball(containerfile, checkout_copy, tmp_path):
+    galaxy_stage = stage(containerfile, "galaxy")
+    step = next(
+        line for line in galaxy_stage.splitlines() if "collection install --no-deps collections/" in line
+    )
+    tarball = re.search(r"collections/(\S+\.tar\.gz)", step).group(1)
+    # The same command, run here in the build context's _build (the stage's WORKDIR /build).
+    command = step[4:].replace("/usr/share/ansible/collections", str(tmp_path))
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=checkout_copy / "context" / "_build",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed = tmp_path / "ansible_collections" / "oneport" / "pachyderm"
+    assert (installed / "meta" / "execution-environment.yml").is_file(), tarball
+    assert (installed / "roles" / "pachyderm" / "tasks").is_dir()
 
 
 def test_python_and_system_dependencies_come_from_the_collection_files(checkout_copy):
