@@ -119,16 +119,19 @@ def test_galaxy_stage_installs_this_collection_from_its_tarball(containerfile, c
     tarball = re.search(r"collections/(\S+\.tar\.gz)", step).group(1)
     # The same command, run here in the build context's _build (the stage's WORKDIR /build).
     command = step[4:].replace("/usr/share/ansible/collections", str(tmp_path))
+    # As in the image: no collections path or configuration but the stage's own.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "PYTHONPATH"}
     result = subprocess.run(
         ["bash", "-c", command],
         cwd=checkout_copy / "context" / "_build",
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     installed = tmp_path / "ansible_collections" / "oneport" / "pachyderm"
-    assert (installed / "meta" / "execution-environment.yml").is_file(), tarball
+    assert (installed / "meta" / "execution-environment.yml").is_file(), tarball + result.stdout
     assert (installed / "roles" / "pachyderm" / "tasks").is_dir()
 
 
