@@ -76,6 +76,10 @@ cluster-down: ## stop every sandbox process (the state in .build/sandbox stays f
 cluster-status: ## show each sandbox component and its health
 	$(PY) -m tools.sandbox status
 
+.PHONY: bench-proxy
+bench-proxy: setup ## gRPC upload throughput: direct vs our Envoy config vs Pachyderm's, at 0/20/60 ms RTT
+	$(PY) tools/bench_proxy.py
+
 .PHONY: ee-context
 ee-context: setup ## execution-environment build context in .build/ee-context (then: podman build .build/ee-context)
 	$(PY) tools/render_ee.py --check
