@@ -59,3 +59,19 @@ demo: setup ## run site.yml against the local default inventory and explain the 
 .PHONY: clean
 clean: ## remove build outputs from the checkout (the per-user cache stays)
 	rm -rf .build bin dist tests/output .pytest_cache .ruff_cache render
+
+.PHONY: charts
+charts: setup ## assemble the fixture charts into .build/charts (real values, schema and CRDs)
+	$(PY) -m tools.sandbox charts
+
+.PHONY: cluster-up
+cluster-up: setup ## start the sandbox Kubernetes on loopback; kubeconfig at .build/sandbox/kubeconfig
+	$(PY) -m tools.sandbox up
+
+.PHONY: cluster-down
+cluster-down: ## stop every sandbox process (the state in .build/sandbox stays for the next up)
+	$(PY) -m tools.sandbox down
+
+.PHONY: cluster-status
+cluster-status: ## show each sandbox component and its health
+	$(PY) -m tools.sandbox status

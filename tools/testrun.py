@@ -149,6 +149,13 @@ def galaxy_build() -> int:
     )
 
 
+def molecule_sandbox() -> int:
+    """The sandbox scenario, on a sandbox of its own (a running `make cluster-up` one is left alone)."""
+    state = ROOT / ".build" / "molecule" / "sandbox"
+    env = dict(os.environ, ONEPORT_SANDBOX_DIR=str(state), K8S_AUTH_KUBECONFIG=str(state / "kubeconfig"))
+    return run(["molecule", "test", "-s", "sandbox"], env=env)
+
+
 STAGES = [
     Stage("yamllint", "lint", [["yamllint", "--strict", "."]]),
     Stage("ruff check", "lint", [["ruff", "check", "."]]),
@@ -158,6 +165,7 @@ STAGES = [
     Stage("ansible-galaxy collection build", "build", runner=galaxy_build),
     pytest_stage("unit tests", "unit", ["tests/unit"], ["--ignore=tests/unit/test_collection_build.py"]),
     pytest_stage("integration tests", "integration", ["tests/integration"]),
+    Stage("molecule test -s sandbox", "molecule", runner=molecule_sandbox),
 ]
 
 

@@ -1,5 +1,3 @@
-# Copyright: oneport.pachyderm contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Translate the one-port proxy model into a complete Envoy v3 bootstrap.
 
 `render_bootstrap(description)` validates a plain description (see `envoy_model`) and returns the
@@ -190,17 +188,10 @@ def _listener(
 
 
 def _legacy_listener(model: ProxyModel, legacy: LegacyListener) -> Dict[str, Any]:
-    # A legacy port carries exactly one service: every request on it goes to that backend, so the
-    # old direct clients (pachctl on 30650, S3 tools on 30600, ...) keep working unchanged.
-    route = Route(
-        f"legacy-{legacy.service}",
-        legacy.backend,
-        websocket=legacy.backend == "console",
-    )
-    route_config = _route_config(model, f"legacy-{legacy.service}", [route])
+    route_config = _route_config(model, legacy.name, [legacy.route])
     return _listener(
         model,
-        f"legacy-{legacy.service}",
+        legacy.name,
         legacy.port,
         route_config,
         tls=legacy.tls,
@@ -413,17 +404,10 @@ def _route(model: ProxyModel, route: Route) -> Dict[str, Any]:
         if model.tls.external_https_port != 443:
             redirect["port_redirect"] = model.tls.external_https_port
         return {"name": route.name, "match": _match(route), "redirect": redirect}
-    timeouts = model.timeouts
-    action: Dict[str, Any] = {"cluster": CLUSTER_NAMES[route.backend]}
-    if route.backend == "pachd_grpc":
-        action["timeout"] = "0s"
-        action["idle_timeout"] = _seconds(timeouts.grpc_stream_idle)
-    elif route.backend in ("s3", "console", "pachd_http"):
-        # Uploads, downloads and websockets last as long as they move bytes.
-        action["timeout"] = "0s"
-        action["idle_timeout"] = _seconds(timeouts.stream_idle)
-    else:
-        action["timeout"] = _seconds(timeouts.auth_request)
+    total, idle = model.route_timeouts(route.backend)
+    action: Dict[str, Any] = {"cluster": CLUSTER_NAMES[route.backend], "timeout": _seconds(total)}
+    if idle is not None:
+        action["idle_timeout"] = _seconds(idle)
     if route.websocket:
         action["upgrade_configs"] = [{"upgrade_type": "websocket"}]
     return {"name": route.name, "match": _match(route), "route": action}
@@ -444,7 +428,7 @@ def clusters(model: ProxyModel) -> List[Dict[str, Any]]:
 def _cluster(model: ProxyModel, backend: Backend) -> Dict[str, Any]:
     limits = model.limits
     timeouts = model.timeouts
-    grpc = backend.name == "pachd_grpc"
+    grpc = backend.http2
     cluster: Dict[str, Any] = {
         "name": backend.cluster,
         "connect_timeout": _seconds(timeouts.connect),

@@ -1,5 +1,3 @@
-# Copyright: oneport.pachyderm contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The typed model of the one-port proxy: what should be reachable on which port.
 
 `parse_description` turns a plain dict (inventory data, JSON) into a validated `ProxyModel`, or raises
@@ -67,6 +65,10 @@ LEGACY_BACKENDS = {
     "pachd_http": "pachd_http",
 }
 
+# Uploads, downloads, watches and websockets last as long as they move bytes: routes to these never
+# get a total timeout (Envoy's 15 s default would cut them), only an idle one.
+STREAMING_BACKENDS = ("pachd_grpc", "s3", "console", "pachd_http")
+
 # Path prefixes pachd serves over plain HTTP (its chart routes exactly these to port 1659).
 PACHD_HTTP_PREFIXES = ("/archive/", "/jsonschema/", "/pfs", "/api/")
 IDENTITY_PREFIX = "/dex"
@@ -103,6 +105,11 @@ class Backend:
     @property
     def is_ip(self) -> bool:
         return _is_ip(self.host)
+
+    @property
+    def http2(self) -> bool:
+        """pachd's gRPC port speaks HTTP/2; the others speak HTTP/1.1 (websocket upgrades, S3)."""
+        return self.name == "pachd_grpc"
 
 
 @dataclass(frozen=True)
@@ -157,9 +164,9 @@ class Limits:
     # trip in practice: measured on loopback with 60 ms added, 16 MiB gave 0.4x of a direct gRPC
     # upload, 64 MiB gave parity. Envoy's 256 MiB default would quadruple the worst case below.
     stream_window_bytes: int = 64 * MIB
-    # Envoy credits the connection window only as streams consume data, so this bounds what one
-    # client connection can make the proxy hold; twice the stream window lets one stalled stream
-    # sit beside one at full speed.
+    # Envoy returns connection-level credit only for data it has passed on towards the backend, so
+    # this bounds what one client connection can make the proxy hold; twice the stream window lets
+    # one stalled stream sit beside one at full speed.
     connection_window_bytes: int = 128 * MIB
     # Backends sit in the same cluster (sub-millisecond round trips): 4 MiB already fills the pipe.
     upstream_stream_window_bytes: int = 4 * MIB
@@ -175,7 +182,8 @@ class Limits:
     # Big enough for OIDC cookies and long presigned S3 URLs; Envoy's default is 60.
     max_request_headers_kb: int = 96
     max_connections: int = 50000
-    # The heap the overload manager protects; keep it ~90% of the container's memory limit.
+    # The heap the overload manager protects; keep it ~80% of the container's memory limit so the
+    # binary, thread stacks and the data arriving between two overload checks still fit.
     max_heap_bytes: int = 1024 * MIB
     # Per backend: Envoy's default of 1024 concurrent requests is too low for a cluster's whole
     # gRPC traffic behind one proxy.
@@ -190,7 +198,8 @@ class Limits:
 
     @property
     def connection_worst_case_bytes(self) -> int:
-        """A client connection with every stream stalled (uploads bounded by the connection window)."""
+        """A client connection with every stream stalled: the connection window caps what is held
+        from the client; each stream may also hold what it already passed towards its backend."""
         per_stream_rest = self.upstream_stream_window_bytes + 2 * self.buffer_bytes
         return self.connection_window_bytes + self.max_concurrent_streams * per_stream_rest
 
@@ -247,6 +256,16 @@ class LegacyListener:
     def backend(self) -> str:
         return LEGACY_BACKENDS[self.service]
 
+    @property
+    def name(self) -> str:
+        return f"legacy-{self.service}"
+
+    @property
+    def route(self) -> Route:
+        # A legacy port carries exactly one service: every request on it goes to that backend, so
+        # the old direct clients (pachctl on 30650, S3 tools on 30600, ...) keep working unchanged.
+        return Route(self.name, self.backend, websocket=self.backend == "console")
+
 
 @dataclass(frozen=True)
 class ExtraRoute:
@@ -282,15 +301,27 @@ class ProxyModel:
         """The one port's routes, first match wins."""
         return one_port_routes(self)
 
+    def route_timeouts(self, backend: str) -> Tuple[int, Optional[int]]:
+        """(total, idle) seconds for a route to this backend; a total of 0 means none."""
+        if backend == "pachd_grpc":
+            return 0, self.timeouts.grpc_stream_idle
+        if backend in STREAMING_BACKENDS:
+            return 0, self.timeouts.stream_idle
+        return self.timeouts.auth_request, None
+
     def redirect_routes(self) -> List[Route]:
         """The cleartext port's routes when TLS is on."""
         return cleartext_redirect_routes(self)
 
 
+# HTTP-01 challenges are fetched over plain HTTP on port 80: they go first, before any redirect.
+ACME_ROUTE = Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX)
+
+
 def one_port_routes(model: ProxyModel) -> List[Route]:
     routes: List[Route] = []
     if model.acme_solver is not None and model.tls is None:
-        routes.append(Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX))
+        routes.append(ACME_ROUTE)
     routes.append(Route("grpc", "pachd_grpc", grpc=True))
     # SigV4 and SigV2 signed requests, then presigned URLs (the signature travels in the query).
     routes.append(Route("s3-sigv4", "s3", header=("authorization", "AWS4-HMAC-SHA256")))
@@ -320,8 +351,7 @@ def one_port_routes(model: ProxyModel) -> List[Route]:
 def cleartext_redirect_routes(model: ProxyModel) -> List[Route]:
     routes: List[Route] = []
     if model.acme_solver is not None:
-        # HTTP-01 challenges must be answered over plain HTTP; a redirect would break renewals.
-        routes.append(Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX))
+        routes.append(ACME_ROUTE)
     # A redirect means nothing to a gRPC client: it gets an error it shows to the user instead.
     routes.append(Route("grpc-tls-required", GRPC_TLS_REQUIRED, grpc=True))
     routes.append(Route("https-redirect", HTTPS_REDIRECT))
@@ -574,10 +604,22 @@ def _parse_tls(value: Any) -> Optional[Tls]:
                 "browsers' preload lists require max_age of at least 31536000 and include_subdomains: true; "
                 "set both or drop preload",
             )
+    cert_dir = _dir_path(data["cert_dir"], "tls.cert_dir")
+    files = {}
+    for name, default in (("cert_file", "tls.crt"), ("key_file", "tls.key")):
+        path = _file_path(data.get(name, default), f"tls.{name}")
+        if path.startswith("/") and not path.startswith(cert_dir.rstrip("/") + "/"):
+            raise _fail(
+                f"tls.{name}",
+                path,
+                f"keep it inside tls.cert_dir ({cert_dir}): Envoy watches that directory for renewals, "
+                "or give a name relative to it",
+            )
+        files[name] = path
     return Tls(
-        cert_dir=_dir_path(data["cert_dir"], "tls.cert_dir"),
-        cert_file=_file_path(data.get("cert_file", "tls.crt"), "tls.cert_file"),
-        key_file=_file_path(data.get("key_file", "tls.key"), "tls.key_file"),
+        cert_dir=cert_dir,
+        cert_file=files["cert_file"],
+        key_file=files["key_file"],
         https_port=_port(data.get("https_port", 8443), "tls.https_port"),
         external_https_port=_port(data.get("external_https_port", 443), "tls.external_https_port"),
         hsts=hsts,

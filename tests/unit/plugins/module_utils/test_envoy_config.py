@@ -90,6 +90,18 @@ def test_every_chart_route_is_kept_in_the_charts_order_with_the_same_backend(cha
     assert positions == sorted(positions)
 
 
+def test_every_chart_tls_route_is_kept_on_our_https_port(reference_dir):
+    chart = json.loads((reference_dir / "pachyderm" / "envoy-tls.json").read_text())
+    chart_https = next(i for i in chart["static_resources"]["listeners"] if i["name"] == "proxy-https")
+
+    def key(r):
+        return json.dumps(r["match"], sort_keys=True), r["route"]["cluster"]
+
+    ours = [key(r) for r in routes(listener(render_bootstrap({"tls": TLS}), "https"))]
+    positions = [ours.index(key(r)) for r in routes(chart_https)]
+    assert positions == sorted(positions)
+
+
 def test_the_chart_sends_presigned_urls_to_the_console_and_we_send_them_to_s3(chart_envoy):
     presigned = {"X-Amz-Algorithm", "AWSAccessKeyId"}
     chart_query_routes = [r for r in chart_one_port_routes(chart_envoy) if "query_parameters" in r["match"]]

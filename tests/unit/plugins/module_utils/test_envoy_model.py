@@ -79,7 +79,7 @@ def test_hsts_header_spells_every_directive():
     assert model.tls.hsts.header_value == "max-age=63072000; includeSubDomains; preload"
 
 
-def test_default_heap_limit_holds_a_worst_case_connection_and_more():
+def test_default_heap_limit_holds_a_worst_case_connection_and_several_streams():
     limits = parse_description({}).limits
     assert limits.max_heap_bytes >= limits.connection_worst_case_bytes
     assert limits.max_heap_bytes >= 8 * limits.stream_worst_case_bytes
@@ -142,6 +142,24 @@ def test_tls_without_certificate_directory_is_refused():
 
 def test_tls_certificate_directory_must_be_absolute():
     assert refused({"tls": {"cert_dir": "tls"}}).startswith("tls.cert_dir: 'tls' is not valid")
+
+
+def test_certificate_outside_the_watched_directory_is_refused():
+    message = refused({"tls": {"cert_dir": "/etc/envoy/tls", "cert_file": "/etc/ssl/proxy.crt"}})
+    assert message.startswith("tls.cert_file: '/etc/ssl/proxy.crt' is not valid")
+    assert "watches that directory" in message
+
+
+def test_certificate_may_be_named_absolutely_inside_the_watched_directory():
+    model = parse_description({"tls": {"cert_dir": "/tls", "key_file": "/tls/private/key.pem"}})
+    assert model.tls.key_path == "/tls/private/key.pem"
+
+
+def test_parsing_leaves_the_description_untouched():
+    description = {"tls": {"cert_dir": "/tls/", "hsts": True}, "backends": {"s3": {"host": "S3.svc"}}}
+    snapshot = repr(description)
+    parse_description(description)
+    assert repr(description) == snapshot
 
 
 def test_hsts_preload_needs_a_year_and_subdomains():

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""`make demo`: roll Pachyderm out behind one port on the local sandbox cluster and say what happened.
+
+Steps: assemble the fixture charts, start the sandbox cluster if it is not running, run
+`ansible-playbook site.yml -i inventories/local` against it, then print the proxy's external address,
+the pachctl context written and what to do next, and plainly what the demo did not do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.sandbox import Sandbox, SandboxError  # noqa: E402
+from tools.sandbox.charts import build_all  # noqa: E402
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def proxy_address(sandbox: Sandbox, namespace: str) -> str | None:
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    core = client.CoreV1Api(sandbox.api_client())
+    try:
+        service = core.read_namespaced_service("pachyderm-proxy", namespace)
+    except ApiException:
+        return None
+    ingress = (service.status.load_balancer and service.status.load_balancer.ingress) or []
+    return (ingress[0].ip or ingress[0].hostname) if ingress else None
+
+
+def pachctl_context() -> tuple[str, dict] | None:
+    path = Path(os.environ.get("PACH_CONFIG", Path.home() / ".pachyderm" / "config.json"))
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text()).get("v2", {})
+    name = config.get("active_context")
+    return (name, config.get("contexts", {}).get(name, {})) if name else None
+
+
+def main() -> int:
+    namespace = os.environ.get("ONEPORT_NAMESPACE", "pachyderm")
+    say("==> demo: assembling the fixture charts (vendor values schema and CRDs) into .build/charts")
+    for name, path in build_all().items():
+        say(f"    {name}: {path}")
+
+    sandbox = Sandbox()
+    say(f"==> demo: the sandbox cluster ({sandbox.root})")
+    try:
+        sandbox.up(log=lambda m: say(f"    {m}"))
+    except SandboxError as err:
+        say(f"demo: the sandbox did not start: {err}")
+        return 1
+
+    env = dict(os.environ, K8S_AUTH_KUBECONFIG=str(sandbox.kubeconfig), KUBECONFIG=str(sandbox.kubeconfig))
+    cmd = ["ansible-playbook", "site.yml", "-i", "inventories/local"]
+    say("==> demo: " + " ".join(cmd))
+    rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
+    if rc:
+        say(f"demo: site.yml failed (exit {rc}); the sandbox keeps running for a look:")
+        say(f"    export KUBECONFIG={sandbox.kubeconfig}; kubectl get all -A")
+        return rc
+
+    address = proxy_address(sandbox, namespace)
+    context = pachctl_context()
+    say("")
+    say("==> demo: result")
+    say(f"    cluster      sandbox Kubernetes v1.32.5 at {sandbox.server} (KUBECONFIG={sandbox.kubeconfig})")
+    if address:
+        say(f"    one port     pachyderm-proxy in namespace {namespace} at {address} (assigned by MetalLB)")
+    else:
+        say(f"    one port     no pachyderm-proxy Service with an address in namespace {namespace}: site.yml")
+        say("                 did not roll Pachyderm out (are its roles enabled in inventories/local?)")
+    if context:
+        say(f"    pachctl      context {context[0]!r} -> {context[1].get('pachd_address', '?')}")
+    else:
+        say("    pachctl      no pachctl context was written")
+    say("")
+    say("What was done: real Kubernetes control plane, MetalLB controller and cert-manager stand-in as local")
+    say("processes; the Pachyderm, MetalLB and cert-manager fixture charts installed by site.yml.")
+    say("What was not: no container runs (kwok fakes the nodes and pods), so nothing answers on the proxy's")
+    say("address; pachctl commands against it cannot succeed here. See docs/sandbox.md.")
+    say("")
+    say("Next: `make cluster-status`, then look around:")
+    say(f"    kubectl --kubeconfig {sandbox.kubeconfig} -n {namespace} get svc,deploy,certificate")
+    say("On a real cluster: set the oneport_* variables in an inventory, run")
+    say("    ansible-playbook site.yml -i inventories/<env>")
+    say("and `pachctl version` then uses the context written. `make cluster-down` stops the sandbox.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

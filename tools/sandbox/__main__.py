@@ -1,0 +1,45 @@
+"""`python -m tools.sandbox up|down|status|kubeconfig`: the sandbox cluster's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .cluster import Sandbox, SandboxError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.sandbox", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status", "kubeconfig", "charts"])
+    args = parser.parse_args(argv)
+    sandbox = Sandbox()
+    try:
+        if args.command == "up":
+            sandbox.up()
+            print(f"export KUBECONFIG={sandbox.kubeconfig}")
+        elif args.command == "down":
+            sandbox.down()
+            print("sandbox stopped")
+        elif args.command == "charts":
+            from .charts import build_all
+
+            for name, path in build_all().items():
+                print(f"{name}: {path}")
+        elif args.command == "kubeconfig":
+            print(sandbox.kubeconfig)
+        else:
+            statuses = sandbox.status()
+            width = max(len(s.name) for s in statuses)
+            for s in statuses:
+                state = "running" if s.running else "DOWN"
+                pid = f"pid {s.pid}" if s.pid else ""
+                print(f"{s.name:<{width}}  {state:<7} {pid:<11} {s.detail}")
+            return 0 if all(s.running for s in statuses) else 3
+    except SandboxError as err:
+        print(f"sandbox: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

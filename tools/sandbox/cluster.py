@@ -1,0 +1,665 @@
+"""Start, stop and inspect the sandbox cluster: real Kubernetes components as local processes.
+
+Order: etcd -> kube-apiserver -> kube-controller-manager -> kube-scheduler -> kwok (fake nodes) ->
+MetalLB controller (supervised: it starts once MetalLB's CRDs exist, restarts with backoff) ->
+cert-manager stand-in. Everything listens on 127.0.0.1 on ports picked free at the first `up` and kept
+in state.json, so several checkouts can run a sandbox each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import pki
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_IP = "10.96.0.1"
+CLUSTER_NAME = "oneport-sandbox"
+FAKE_NODES = ("kwok-node-0",)
+PORT_NAMES = (
+    "etcd",
+    "etcd_peer",
+    "apiserver",
+    "controller_manager",
+    "scheduler",
+    "kwok",
+    "metallb_metrics",
+    "metallb_health",
+)
+# Components in start order; `down` stops them in reverse.
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "metallb-controller",
+    "cert-manager",
+)
+
+
+class SandboxError(RuntimeError):
+    """Something the sandbox could not do; the message says what and how to fix it."""
+
+
+def state_dir() -> Path:
+    explicit = os.environ.get("ONEPORT_SANDBOX_DIR")
+    return Path(explicit) if explicit else REPO / ".build" / "sandbox"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def find_binary(name: str) -> str:
+    """A sandbox binary: bin/ of the checkout (make setup links it there), else PATH."""
+    candidate = REPO / "bin" / name
+    if candidate.exists():
+        return str(candidate)
+    from shutil import which
+
+    found = which(name)
+    if not found:
+        raise SandboxError(
+            f"{name} is not installed: run `make setup` (or `tools/install_tools.py --group sandbox`) "
+            "to build the sandbox components into the per-user cache"
+        )
+    return found
+
+
+@dataclass
+class Status:
+    name: str
+    running: bool
+    pid: int | None
+    detail: str = ""
+
+
+class Sandbox:
+    """One sandbox cluster whose state lives in `root` (default .build/sandbox of the checkout)."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else state_dir()
+        self.pki = self.root / "pki"
+        self.logs = self.root / "logs"
+        self.pids = self.root / "pids"
+        self.kubeconfig = self.root / "kubeconfig"
+
+    # ---------------------------------------------------------------- state
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    def state(self) -> dict:
+        if self.state_file.exists():
+            return json.loads(self.state_file.read_text())
+        return {}
+
+    def _init_state(self) -> dict:
+        state = self.state()
+        ports = state.setdefault("ports", {})
+        for name in PORT_NAMES:
+            if name not in ports:
+                ports[name] = free_port()
+        state.setdefault("cluster", CLUSTER_NAME)
+        pki.write_private(self.state_file, json.dumps(state, indent=2).encode(), mode=0o644)
+        return state
+
+    @property
+    def ports(self) -> dict:
+        return self.state().get("ports", {})
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+    # ---------------------------------------------------------------- PKI
+    def _ensure_pki(self) -> None:
+        ca_crt, ca_key = self.pki / "ca.crt", self.pki / "ca.key"
+        if not ca_crt.exists():
+            key, cert = pki.make_ca()
+            pki.write_private(ca_key, pki.key_pem(key))
+            pki.write_private(ca_crt, pki.cert_pem(cert), mode=0o644)
+        ca_key_obj, ca_cert = pki.load_key(ca_key), pki.load_cert(ca_crt)
+
+        def leaf(name, common_name, **kwargs):
+            crt, key = self.pki / f"{name}.crt", self.pki / f"{name}.key"
+            if crt.exists() and key.exists():
+                return
+            k, c = pki.issue(ca_key_obj, ca_cert, common_name, **kwargs)
+            pki.write_private(key, pki.key_pem(k))
+            pki.write_private(crt, pki.cert_pem(c), mode=0o644)
+
+        leaf(
+            "apiserver",
+            "kube-apiserver",
+            dns_names=[
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ],
+            ip_addresses=["127.0.0.1", SERVICE_IP],
+            server=True,
+        )
+        leaf("admin", "oneport-admin", organizations=["system:masters"], client=True)
+        leaf("controller-manager", "system:kube-controller-manager", client=True)
+        leaf("scheduler", "system:kube-scheduler", client=True)
+        # kwok, MetalLB and the cert-manager stand-in run outside the cluster, where the vendor
+        # charts' RBAC cannot reach them: they act as cluster admins of this throwaway cluster.
+        for component in ("kwok", "metallb-controller", "cert-manager"):
+            leaf(component, f"oneport-sandbox:{component}", organizations=["system:masters"], client=True)
+        # The aggregation layer's own CA, as kubeadm sets it up: components that delegate
+        # authentication read it from kube-system/extension-apiserver-authentication.
+        fp_crt, fp_key = self.pki / "front-proxy-ca.crt", self.pki / "front-proxy-ca.key"
+        if not fp_crt.exists():
+            key, cert = pki.make_ca("oneport-sandbox-front-proxy-ca")
+            pki.write_private(fp_key, pki.key_pem(key))
+            pki.write_private(fp_crt, pki.cert_pem(cert), mode=0o644)
+        if not (self.pki / "front-proxy-client.crt").exists():
+            k, c = pki.issue(pki.load_key(fp_key), pki.load_cert(fp_crt), "front-proxy-client", client=True)
+            pki.write_private(self.pki / "front-proxy-client.key", pki.key_pem(k))
+            pki.write_private(self.pki / "front-proxy-client.crt", pki.cert_pem(c), mode=0o644)
+        if not (self.pki / "sa.key").exists():
+            private, public = pki.service_account_keys()
+            pki.write_private(self.pki / "sa.key", private)
+            pki.write_private(self.pki / "sa.pub", public, mode=0o644)
+
+    def _kubeconfig_text(self, user: str) -> bytes:
+        def b64(path: Path) -> str:
+            import base64
+
+            return base64.b64encode(path.read_bytes()).decode()
+
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": CLUSTER_NAME,
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority-data": b64(self.pki / "ca.crt"),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": user,
+                    "user": {
+                        "client-certificate-data": b64(self.pki / f"{user}.crt"),
+                        "client-key-data": b64(self.pki / f"{user}.key"),
+                    },
+                }
+            ],
+            "contexts": [{"name": CLUSTER_NAME, "context": {"cluster": CLUSTER_NAME, "user": user}}],
+            "current-context": CLUSTER_NAME,
+        }
+        return yaml.safe_dump(config, sort_keys=False).encode()
+
+    def component_kubeconfig(self, user: str) -> Path:
+        return self.root / "kubeconfigs" / f"{user}.yaml"
+
+    def _write_kubeconfigs(self) -> None:
+        for user in ("controller-manager", "scheduler", "kwok", "metallb-controller", "cert-manager"):
+            pki.write_private(self.component_kubeconfig(user), self._kubeconfig_text(user))
+        pki.write_private(self.kubeconfig, self._kubeconfig_text("admin"))
+
+    # ---------------------------------------------------------------- processes
+    def _pid_file(self, name: str) -> Path:
+        return self.pids / f"{name}.pid"
+
+    def pid(self, name: str) -> int | None:
+        """The pid of a running component started by this sandbox (checked against /proc)."""
+        path = self._pid_file(name)
+        if not path.exists():
+            return None
+        try:
+            pid = int(path.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except (ValueError, OSError):
+            return None
+        if not _alive(pid):
+            return None
+        # A recycled pid belongs to some other process: ours carry a marker in their environment
+        # (unreadable for an instant right after exec; the pid file is then fresh and trusted).
+        marker = f"ONEPORT_SANDBOX_COMPONENT={self.root}:{name}".encode()
+        if environ and cmdline and marker not in environ.split(b"\0"):
+            return None
+        return pid
+
+    def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> int:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.pids.mkdir(parents=True, exist_ok=True)
+        environment = dict(os.environ, **(env or {}))
+        environment["ONEPORT_SANDBOX_COMPONENT"] = f"{self.root}:{name}"
+        with open(self.logs / f"{name}.log", "ab") as log:
+            log.write(f"\n==> {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(cmd)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                env=environment,
+                start_new_session=True,
+            )
+        self._pid_file(name).write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def _python_component(self, module: str, *args: str) -> list[str]:
+        return [sys.executable, "-m", module, *args]
+
+    def _commands(self) -> dict:
+        p = self.ports
+        kube = find_binary("kube")
+        data = self.root / "data"
+        pk = self.pki
+        return {
+            "etcd": (
+                [
+                    find_binary("etcd"),
+                    "--name=sandbox",
+                    f"--data-dir={data / 'etcd'}",
+                    f"--listen-client-urls=http://127.0.0.1:{p['etcd']}",
+                    f"--advertise-client-urls=http://127.0.0.1:{p['etcd']}",
+                    f"--listen-peer-urls=http://127.0.0.1:{p['etcd_peer']}",
+                    f"--initial-advertise-peer-urls=http://127.0.0.1:{p['etcd_peer']}",
+                    f"--initial-cluster=sandbox=http://127.0.0.1:{p['etcd_peer']}",
+                    "--unsafe-no-fsync=true",
+                    "--log-level=warn",
+                ],
+                None,
+            ),
+            "kube-apiserver": (
+                [
+                    kube,
+                    "kube-apiserver",
+                    f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+                    "--bind-address=127.0.0.1",
+                    "--advertise-address=127.0.0.1",
+                    f"--secure-port={p['apiserver']}",
+                    f"--cert-dir={data / 'apiserver'}",
+                    f"--tls-cert-file={pk / 'apiserver.crt'}",
+                    f"--tls-private-key-file={pk / 'apiserver.key'}",
+                    f"--client-ca-file={pk / 'ca.crt'}",
+                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                    f"--service-account-key-file={pk / 'sa.pub'}",
+                    f"--service-account-signing-key-file={pk / 'sa.key'}",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    "--authorization-mode=RBAC",
+                    f"--requestheader-client-ca-file={pk / 'front-proxy-ca.crt'}",
+                    "--requestheader-allowed-names=front-proxy-client",
+                    "--requestheader-username-headers=X-Remote-User",
+                    "--requestheader-group-headers=X-Remote-Group",
+                    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                    f"--proxy-client-cert-file={pk / 'front-proxy-client.crt'}",
+                    f"--proxy-client-key-file={pk / 'front-proxy-client.key'}",
+                    "--allow-privileged=true",
+                    # The endpoint reconciler would publish 127.0.0.1, which Endpoints reject.
+                    "--endpoint-reconciler-type=none",
+                    "--enable-priority-and-fairness=false",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+                None,
+            ),
+            "kube-controller-manager": (
+                [
+                    kube,
+                    "kube-controller-manager",
+                    f"--kubeconfig={self.component_kubeconfig('controller-manager')}",
+                    f"--authentication-kubeconfig={self.component_kubeconfig('controller-manager')}",
+                    f"--authorization-kubeconfig={self.component_kubeconfig('controller-manager')}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={p['controller_manager']}",
+                    f"--cert-dir={data / 'controller-manager'}",
+                    f"--service-account-private-key-file={pk / 'sa.key'}",
+                    f"--root-ca-file={pk / 'ca.crt'}",
+                    f"--cluster-signing-cert-file={pk / 'ca.crt'}",
+                    f"--cluster-signing-key-file={pk / 'ca.key'}",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    "--use-service-account-credentials=true",
+                    "--leader-elect=false",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+                None,
+            ),
+            "kube-scheduler": (
+                [
+                    kube,
+                    "kube-scheduler",
+                    f"--kubeconfig={self.component_kubeconfig('scheduler')}",
+                    f"--authentication-kubeconfig={self.component_kubeconfig('scheduler')}",
+                    f"--authorization-kubeconfig={self.component_kubeconfig('scheduler')}",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={p['scheduler']}",
+                    f"--cert-dir={data / 'scheduler'}",
+                    "--leader-elect=false",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+                None,
+            ),
+            "kwok": (
+                [
+                    find_binary("kwok"),
+                    f"--kubeconfig={self.component_kubeconfig('kwok')}",
+                    f"--config={Path(__file__).parent / 'kwok-stages.yaml'}",
+                    "--manage-all-nodes=false",
+                    "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                    "--cidr=10.244.0.0/16",
+                    "--node-ip=127.0.0.1",
+                    f"--server-address=127.0.0.1:{p['kwok']}",
+                    "--node-lease-duration-seconds=40",
+                ],
+                None,
+            ),
+            "metallb-controller": (
+                self._python_component(
+                    "tools.sandbox.supervise",
+                    "--kubeconfig",
+                    str(self.component_kubeconfig("metallb-controller")),
+                    "--wait-crd",
+                    "ipaddresspools.metallb.io",
+                    "--",
+                    find_binary("metallb-controller"),
+                    "--namespace=metallb-system",
+                    "--webhook-mode=disabled",
+                    "--disable-cert-rotation=true",
+                    f"--port={p['metallb_metrics']}",
+                    f"--health-probe-port={p['metallb_health']}",
+                    "--log-level=info",
+                    f"--kubeconfig={self.component_kubeconfig('metallb-controller')}",
+                ),
+                {"PYTHONPATH": str(REPO)},
+            ),
+            "cert-manager": (
+                self._python_component(
+                    "tools.sandbox.certmanager",
+                    "--kubeconfig",
+                    str(self.component_kubeconfig("cert-manager")),
+                ),
+                {"PYTHONPATH": str(REPO)},
+            ),
+        }
+
+    # ---------------------------------------------------------------- readiness
+    def _ssl_context(self, verify: bool = True) -> ssl.SSLContext:
+        if verify:
+            ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+        else:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+        return ctx
+
+    def _get(self, url: str, verify: bool = True, timeout: float = 2.0) -> tuple[int, str]:
+        context = self._ssl_context(verify) if url.startswith("https") else None
+        try:
+            with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:  # noqa: S310
+                return resp.status, resp.read().decode(errors="replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError) as err:
+            return 0, str(err)
+
+    def _health_url(self, name: str) -> tuple[str, bool] | None:
+        p = self.ports
+        return {
+            "etcd": (f"http://127.0.0.1:{p.get('etcd')}/health", True),
+            "kube-apiserver": (f"https://127.0.0.1:{p.get('apiserver')}/readyz", True),
+            "kube-controller-manager": (f"https://127.0.0.1:{p.get('controller_manager')}/healthz", False),
+            "kube-scheduler": (f"https://127.0.0.1:{p.get('scheduler')}/healthz", False),
+            "kwok": (f"http://127.0.0.1:{p.get('kwok')}/healthz", True),
+        }.get(name)
+
+    def healthy(self, name: str) -> tuple[bool, str]:
+        check = self._health_url(name)
+        if check is None:
+            return (self.pid(name) is not None, "running" if self.pid(name) else "stopped")
+        code, body = self._get(check[0], verify=check[1])
+        ok = code == 200 and ("true" in body if name == "etcd" else True)
+        return ok, f"{code} {body.strip()[:80]}"
+
+    def _wait(self, name: str, pid: int, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        detail = ""
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _alive(pid):
+                raise SandboxError(
+                    f"{name} exited during start-up; see {self.logs / (name + '.log')} (last lines:\n"
+                    + self.tail(name)
+                    + ")"
+                )
+            ok, detail = self.healthy(name)
+            if ok:
+                return
+            time.sleep(0.5)
+        raise SandboxError(
+            f"{name} did not become ready in {timeout:.0f}s ({detail}); see {self.logs / (name + '.log')}"
+        )
+
+    def tail(self, name: str, lines: int = 15) -> str:
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    # ---------------------------------------------------------------- API objects
+    def api_client(self, user: str = "admin"):
+        from kubernetes import config
+
+        path = self.kubeconfig if user == "admin" else self.component_kubeconfig(user)
+        return config.new_client_from_config(config_file=str(path))
+
+    def _ensure_nodes(self) -> None:
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        core = client.CoreV1Api(self.api_client())
+        for name in FAKE_NODES:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                    },
+                },
+                "status": {
+                    "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "250"},
+                    "capacity": {"cpu": "32", "memory": "256Gi", "pods": "250"},
+                },
+            }
+            try:
+                core.read_node(name)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                core.create_node(body)
+
+    def _wait_nodes_ready(self, timeout: float = 60.0) -> None:
+        from kubernetes import client
+
+        core = client.CoreV1Api(self.api_client())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = {
+                n.metadata.name
+                for n in core.list_node().items
+                if any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+            }
+            if set(FAKE_NODES) <= ready:
+                return
+            time.sleep(0.5)
+        raise SandboxError(f"kwok did not mark the fake nodes Ready in {timeout:.0f}s; see {self.logs}")
+
+    def _wait_default_service_account(self, timeout: float = 60.0) -> None:
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        core = client.CoreV1Api(self.api_client())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                core.read_namespaced_service_account("default", "default")
+                return
+            except ApiException:
+                time.sleep(0.5)
+        raise SandboxError("the controller-manager did not create the default ServiceAccount")
+
+    # ---------------------------------------------------------------- commands
+    def up(self, log=print) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._init_state()
+        self._ensure_pki()
+        self._write_kubeconfigs()
+        commands = self._commands()
+        for name in COMPONENTS:
+            if self.pid(name) is not None:
+                log(f"{name}: already running (pid {self.pid(name)})")
+                continue
+            self._check_ports_free(name)
+            cmd, env = commands[name]
+            pid = self._spawn(name, cmd, env)
+            log(f"{name}: started (pid {pid})")
+            if self._health_url(name) is not None:
+                self._wait(name, pid)
+            if name == "kwok":
+                self._ensure_nodes()
+                self._wait_nodes_ready()
+        self._ensure_nodes()
+        self._wait_nodes_ready()
+        self._wait_default_service_account()
+        log(f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig})")
+
+    def _check_ports_free(self, name: str) -> None:
+        owned = {
+            "etcd": ("etcd", "etcd_peer"),
+            "kube-apiserver": ("apiserver",),
+            "kube-controller-manager": ("controller_manager",),
+            "kube-scheduler": ("scheduler",),
+            "kwok": ("kwok",),
+        }.get(name, ())
+        for key in owned:
+            port = self.ports[key]
+            if port_in_use(port):
+                raise SandboxError(
+                    f"port {port} ({key}) of {self.state_file} is taken by another process; "
+                    f"stop it, or delete {self.state_file} so `up` picks new free ports"
+                )
+
+    def down(self, log=print, timeout: float = 15.0) -> None:
+        for name in reversed(COMPONENTS):
+            pid = self.pid(name)
+            if pid is None:
+                self._pid_file(name).unlink(missing_ok=True)
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _group_alive(pid):
+                _reap(pid)
+                time.sleep(0.2)
+            if _group_alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+                while _group_alive(pid):
+                    _reap(pid)
+                    time.sleep(0.1)
+            _reap(pid)
+            self._pid_file(name).unlink(missing_ok=True)
+            log(f"{name}: stopped")
+
+    def status(self) -> list[Status]:
+        result = []
+        for name in COMPONENTS:
+            pid = self.pid(name)
+            if pid is None:
+                result.append(Status(name, False, None, "stopped"))
+                continue
+            ok, detail = self.healthy(name)
+            if name == "metallb-controller":
+                marker = self.root / "run" / "metallb-controller.state"
+                detail = marker.read_text().strip() if marker.exists() else "starting"
+            if name == "cert-manager":
+                marker = self.root / "run" / "cert-manager.state"
+                detail = marker.read_text().strip() if marker.exists() else "starting"
+            result.append(Status(name, ok, pid, detail))
+        return result
+
+    def running(self) -> bool:
+        return all(s.running for s in self.status())
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status of a component this process started itself (no zombie left)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Zombies of our own children count as gone.
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
