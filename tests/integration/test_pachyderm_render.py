@@ -109,6 +109,15 @@ def rendered(chart, tmp_path_factory) -> dict:
         "pachyderm_storage_endpoint": "minio.storage.svc:9000",
         "pachyderm_storage_access_key_id": "render-test-access-key",
         "pachyderm_storage_secret_access_key": SECRET_KEY,
+        "pachyderm_mock_idp": False,
+        "pachyderm_upstream_idps": [
+            {
+                "id": "okta",
+                "type": "oidc",
+                "config": {"issuer": "https://example.okta.com", "clientID": "pachyderm"},
+                "secret": {"name": "pachyderm-okta", "key": "client-secret"},
+            }
+        ],
     }
     (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
     first = run_role(inventory, tmp)
@@ -123,6 +132,7 @@ def test_render_writes_values_manifests_and_the_pinned_secret(rendered):
         "values.yaml",
         "secret-values.yaml",
         "pinned-secret.yaml",
+        "upstream-idps-secret.yaml",
         "manifests.yaml",
     }
 
@@ -134,7 +144,7 @@ def test_rendered_values_carry_no_credentials(rendered):
 
 
 def test_credentials_and_manifests_are_private_files(rendered):
-    for name in ("secret-values.yaml", "pinned-secret.yaml", "manifests.yaml"):
+    for name in ("secret-values.yaml", "pinned-secret.yaml", "upstream-idps-secret.yaml", "manifests.yaml"):
         assert rendered["modes"][name] == 0o600, name
     secret_values = yaml.safe_load(rendered["files"]["secret-values.yaml"])
     assert secret_values["credentials"]["pachd.storage.amazon.secret"] == SECRET_KEY
@@ -162,3 +172,11 @@ def test_a_second_render_changes_nothing(rendered):
 def test_render_output_never_prints_a_credential(rendered):
     assert SECRET_KEY not in rendered["first"]["stdout"]
     assert SECRET_KEY not in rendered["second"]["stdout"]
+
+
+def test_rendered_connectors_name_their_secret_and_the_dex_callback(rendered):
+    secret = yaml.safe_load(rendered["files"]["upstream-idps-secret.yaml"])
+    (okta,) = json.loads(secret["stringData"]["upstream-idps"])
+    assert okta["config"]["redirectURI"] == "https://pachyderm.localhost/dex/callback"
+    assert okta["config"]["clientSecret"].startswith("<from Secret ")
+    assert "pachyderm-okta" in okta["config"]["clientSecret"]
