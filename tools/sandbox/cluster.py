@@ -41,6 +41,21 @@ PORT_NAMES = (
     "metallb_metrics",
     "metallb_health",
 )
+# MetalLB's controller watches all of these; it starts once every one is Established.
+METALLB_CRDS = tuple(
+    f"{plural}.metallb.io"
+    for plural in (
+        "bfdprofiles",
+        "bgpadvertisements",
+        "bgppeers",
+        "communities",
+        "configurationstates",
+        "ipaddresspools",
+        "l2advertisements",
+        "servicebgpstatuses",
+        "servicel2statuses",
+    )
+)
 # Components in start order; `down` stops them in reverse.
 COMPONENTS = (
     "etcd",
@@ -391,8 +406,8 @@ class Sandbox:
                     "tools.sandbox.supervise",
                     "--kubeconfig",
                     str(self.component_kubeconfig("metallb-controller")),
-                    "--wait-crd",
-                    "ipaddresspools.metallb.io",
+                    *[f"--wait-crd={crd}" for crd in METALLB_CRDS],
+                    "--pod-for=metallb-system:app.kubernetes.io/name=metallb,app.kubernetes.io/component=controller",
                     "--",
                     find_binary("metallb-controller"),
                     "--namespace=metallb-system",
