@@ -624,6 +624,15 @@ class Sandbox:
             self._pid_file(name).unlink(missing_ok=True)
             log(f"{name}: stopped")
 
+    def wipe_data(self) -> None:
+        """Forget every object of the cluster (etcd data); only while stopped."""
+        import shutil
+
+        if any(self.pid(name) for name in COMPONENTS):
+            raise SandboxError("the sandbox is running: `down` before wiping its data")
+        shutil.rmtree(self.root / "data", ignore_errors=True)
+        shutil.rmtree(self.root / "run", ignore_errors=True)
+
     def status(self) -> list[Status]:
         result = []
         for name in COMPONENTS:
