@@ -85,8 +85,8 @@ def main() -> int:
     else:
         say("    pachctl      no pachctl context was written")
     say("")
-    say("What was done: real Kubernetes control plane, MetalLB controller and cert-manager stand-in as local")
-    say("processes; the Pachyderm, MetalLB and cert-manager fixture charts installed by site.yml.")
+    say("What was done: a real Kubernetes control plane, the MetalLB controller and a cert-manager stand-in")
+    say("ran as local processes, and site.yml ran against them" + (", rolling Pachyderm out." if address else "."))
     say("What was not: no container runs (kwok fakes the nodes and pods), so nothing answers on the proxy's")
     say("address; pachctl commands against it cannot succeed here. See docs/sandbox.md.")
     say("")
@@ -95,7 +95,7 @@ def main() -> int:
     say("On a real cluster: set the oneport_* variables in an inventory, run")
     say("    ansible-playbook site.yml -i inventories/<env>")
     say("and `pachctl version` then uses the context written. `make cluster-down` stops the sandbox.")
-    return 0
+    return 0 if address else 1
 
 
 if __name__ == "__main__":
