@@ -86,7 +86,8 @@ def main() -> int:
         say("    pachctl      no pachctl context was written")
     say("")
     say("What was done: a real Kubernetes control plane, the MetalLB controller and a cert-manager stand-in")
-    say("ran as local processes, and site.yml ran against them" + (", rolling Pachyderm out." if address else "."))
+    outcome = ", rolling Pachyderm out." if address else "."
+    say(f"ran as local processes, and site.yml ran against them{outcome}")
     say("What was not: no container runs (kwok fakes the nodes and pods), so nothing answers on the proxy's")
     say("address; pachctl commands against it cannot succeed here. See docs/sandbox.md.")
     say("")
