@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`: roll Pachyderm out behind one port on the local sandbox cluster and say what happened.
 
 Steps: assemble the fixture charts, start the sandbox cluster if it is not running, run

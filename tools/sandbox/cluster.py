@@ -391,7 +391,10 @@ class Sandbox:
                 [
                     find_binary("kwok"),
                     f"--kubeconfig={self.component_kubeconfig('kwok')}",
-                    f"--config={Path(__file__).parent / 'kwok-stages.yaml'}",
+                    "--config="
+                    + ",".join(
+                        str(p) for p in sorted((Path(__file__).parent / "kwok-stages").glob("*.yaml"))
+                    ),
                     "--manage-all-nodes=false",
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                     "--cidr=10.244.0.0/16",

@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         missing = [crd for crd in args.wait_crd if not crd_established(args.kubeconfig, crd)]
         if missing:
             say(f"waiting for CRDs: {', '.join(missing)}")
-            for _ in range(4):
+            for _tick in range(4):
                 if stopping:
                     break
                 time.sleep(0.5)
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
             pod = find_pod(args.kubeconfig, namespace, selector)
             if pod is None:
                 say(f"waiting for a Running pod {selector} in {namespace}")
-                for _ in range(4):
+                for _tick in range(4):
                     if stopping:
                         break
                     time.sleep(0.5)
