@@ -75,3 +75,7 @@ cluster-down: ## stop every sandbox process (the state in .build/sandbox stays f
 .PHONY: cluster-status
 cluster-status: ## show each sandbox component and its health
 	$(PY) -m tools.sandbox status
+
+.PHONY: bench-proxy
+bench-proxy: setup ## gRPC upload throughput: direct vs our Envoy config vs Pachyderm's, at 0/20/60 ms RTT
+	$(PY) tools/bench_proxy.py

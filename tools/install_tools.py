@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Install the pinned tool binaries listed in tools/tools.yml.
 
 Binaries are unpacked or built once into a per-user cache and linked into the checkout's bin/, so a
@@ -182,6 +181,44 @@ def install(name: str, tool: dict, bin_dir: Path, cache: Path) -> Path:
     return target
 
 
+def helm_plugins_dir() -> Path:
+    """Where helm looks for plugins: $HELM_PLUGINS (the Makefile sets it), else the checkout's."""
+    return Path(os.environ.get("HELM_PLUGINS") or ROOT / ".build" / "helm" / "plugins")
+
+
+def install_helm_plugin(name: str, tool: dict, binary: Path, plugins: Path) -> None:
+    """Register a built binary as a helm plugin: <plugins>/<plugin>/plugin.yaml + bin/<plugin>.
+
+    No install hooks: the binary is already built and verified, helm only has to find it.
+    """
+    plugin = tool["helm_plugin"]
+    plugin_dir = plugins / plugin["name"]
+    (plugin_dir / "bin").mkdir(parents=True, exist_ok=True)
+    manifest = (
+        f'name: "{plugin["name"]}"\n'
+        f'version: "{plugin["version"]}"\n'
+        f'usage: "{name} {tool["version"]} (built by tools/install_tools.py)"\n'
+        f'description: "{name} {tool["version"]} (built by tools/install_tools.py)"\n'
+        "useTunnel: true\n"
+        f'command: "$HELM_PLUGIN_DIR/bin/{plugin["name"]}"\n'
+    )
+    manifest_path = plugin_dir / "plugin.yaml"
+    if not manifest_path.exists() or manifest_path.read_text() != manifest:
+        fd, tmp = tempfile.mkstemp(dir=plugin_dir)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(manifest)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, manifest_path)
+    link = plugin_dir / "bin" / plugin["name"]
+    if link.is_symlink() and os.readlink(link) == str(binary):
+        log(f"{name}: helm plugin {plugin['name']} {plugin['version']} in {plugins}: present")
+        return
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(binary)
+    log(f"{name}: helm plugin {plugin['name']} {plugin['version']} installed into {plugins}")
+
+
 def arch_spec(name: str, tool: dict) -> dict:
     machine = platform.machine()
     try:
@@ -197,6 +234,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin-dir", default=str(ROOT / "bin"))
     parser.add_argument("--group", action="append", help="install only tools of these groups")
+    parser.add_argument(
+        "--helm-plugins",
+        default=str(helm_plugins_dir()),
+        help="helm plugins directory for tools with helm_plugin (default: $HELM_PLUGINS)",
+    )
     parser.add_argument("names", nargs="*", help="install only these tools")
     args = parser.parse_args(argv)
 
@@ -214,7 +256,9 @@ def main(argv=None) -> int:
     bin_dir.mkdir(parents=True, exist_ok=True)
     cache = cache_dir()
     for name, tool in wanted.items():
-        install(name, tool, bin_dir, cache)
+        binary = install(name, tool, bin_dir, cache)
+        if tool.get("helm_plugin"):
+            install_helm_plugin(name, tool, binary, Path(args.helm_plugins))
     return 0
 
 

@@ -1,0 +1,27 @@
+# Copyright: oneport.pachyderm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter face of the MetalLB object model (documentation in metallb_objects.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import (
+    MetalLBConfigError,
+    build_objects,
+)
+
+
+def metallb_objects(config):
+    """Checked MetalLB objects for the metallb role's variables."""
+    if not isinstance(config, dict):
+        raise AnsibleFilterError(f"metallb_objects: expected a mapping, got {type(config).__name__}")
+    try:
+        return build_objects(config)
+    except MetalLBConfigError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    def filters(self):
+        return {"metallb_objects": metallb_objects}

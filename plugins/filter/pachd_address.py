@@ -1,0 +1,32 @@
+# Copyright: oneport.pachyderm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pachd_address filter: check and normalise a pachd address, or build one for the proxy."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils.pachd_address import (
+    PachdAddressError,
+    build_pachd_address,
+    normalize_pachd_address,
+)
+
+_UNSET = object()
+
+
+def pachd_address(value, tls=_UNSET, port=None):
+    """Without arguments, normalise ``value``; with ``tls`` (and ``port``), build from a host."""
+    try:
+        if tls is _UNSET and port is None:
+            return normalize_pachd_address(value)
+        return build_pachd_address(value, tls=False if tls is _UNSET else tls, port=port)
+    except PachdAddressError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    """pachd address filters."""
+
+    def filters(self):
+        return {"pachd_address": pachd_address}

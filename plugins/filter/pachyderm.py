@@ -1,0 +1,83 @@
+"""Filters over the Pachyderm values model (plugins/module_utils/pachyderm_values.py)."""
+
+from __future__ import annotations
+
+import base64
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
+
+
+def _plain(value):
+    """Ansible lazy containers and tagged strings into plain Python."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _call(function, *args):
+    try:
+        return function(*(_plain(a) for a in args))
+    except ValueError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+def pachyderm_check_inputs(inputs):
+    """Validate the role inputs; return the decisions made."""
+    return _call(model.check_inputs, inputs)
+
+
+def pachyderm_pin(secret_data, inputs, encoded=True):
+    """Reuse pinned values from a Secret's data (base64 unless encoded=false); generate the missing."""
+    data = _plain(secret_data or {})
+    if encoded:
+        data = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    return _call(lambda d, i: model.pin(d, model.pinned_keys(i)), data, inputs)
+
+
+def pachyderm_values(inputs, pinned, storage_secret_data=None, encoded=True):
+    """The chart values; storage_secret_data None (not read) puts placeholders for its credentials."""
+    data = None if storage_secret_data is None else _plain(storage_secret_data)
+    if encoded and data:
+        data = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    return _call(model.build_values, inputs, pinned, data)
+
+
+def pachyderm_chart_problems(values, schema, chart_values):
+    """Schema errors and unknown key paths of the values against one chart."""
+    return _call(model.chart_problems, values, schema, chart_values)
+
+
+def pachyderm_redact(values):
+    """[values with credentials masked, {path: credential}] for render output."""
+    return list(_call(model.redact, values))
+
+
+def pachyderm_upstream_idps(inputs, secret_values):
+    """The Dex connector list, client secrets filled in from ``secret_values`` by connector id."""
+    return _call(model.upstream_idps_document, inputs, secret_values)
+
+
+def pachyderm_endpoint(inputs, ingress=None, node_address=""):
+    """The oneport_proxy_endpoint fact from the proxy Service's load-balancer ingress."""
+    return _call(model.proxy_endpoint, inputs, ingress or [], node_address or "")
+
+
+class FilterModule:
+    """Pachyderm values model filters."""
+
+    def filters(self):
+        return {
+            "pachyderm_check_inputs": pachyderm_check_inputs,
+            "pachyderm_pin": pachyderm_pin,
+            "pachyderm_values": pachyderm_values,
+            "pachyderm_chart_problems": pachyderm_chart_problems,
+            "pachyderm_redact": pachyderm_redact,
+            "pachyderm_upstream_idps": pachyderm_upstream_idps,
+            "pachyderm_endpoint": pachyderm_endpoint,
+        }

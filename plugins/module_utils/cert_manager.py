@@ -1,0 +1,289 @@
+# Copyright: oneport.pachyderm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cert-manager issuers and the proxy's Certificate, from the cert_manager role's variables.
+
+One decision per TLS mode (``oneport_tls``):
+
+- ``self_signed``: a self-signed ClusterIssuer signs a CA Certificate; a CA ClusterIssuer made from
+  that CA's secret signs the proxy's Certificate (a chain the user can trust once, on-prem default).
+- ``acme_http01`` / ``acme_dns01``: an ACME ClusterIssuer whose solver is an ingress class or a
+  Gateway (HTTP-01), or Route53, Cloud DNS or Azure DNS with credentials from an existing Secret.
+- ``existing_secret``: nothing to issue; the role checks the user's Secret instead.
+
+Every error names the variable, the bad value and the fix. Plain Python, no Ansible imports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+TLS_MODES = ("self_signed", "acme_http01", "acme_dns01", "existing_secret")
+DNS01_PROVIDERS = ("route53", "clouddns", "azuredns")
+API_VERSION = "cert-manager.io/v1"
+LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+HOST_RE = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(h|m|s))+$")
+
+# Provider settings the role accepts under cert_manager_acme_dns01, beyond provider/credentials.
+DNS01_KEYS = {
+    "route53": {"region", "hosted_zone_id", "role", "access_key_id_key", "secret_access_key_key"},
+    "clouddns": {"project", "hosted_zone_name", "service_account_key"},
+    "azuredns": {
+        "subscription_id",
+        "resource_group",
+        "hosted_zone",
+        "tenant_id",
+        "client_id",
+        "client_secret_key",
+        "environment",
+        "managed_identity_client_id",
+    },
+}
+
+
+class CertManagerConfigError(ValueError):
+    """Bad cert_manager variables; the message names the variable, the value and the fix."""
+
+
+def _fail(message):
+    raise CertManagerConfigError(message)
+
+
+def _object(kind, name, spec, namespace=None):
+    metadata = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+
+
+def check_host(host, variable="cert_manager_proxy_host"):
+    if not isinstance(host, str) or not HOST_RE.match(host) or len(host) > 253:
+        _fail(
+            f"{variable}: {host!r} is not a DNS name; set the proxy's external name, "
+            "e.g. pachyderm.example.com (an IP address goes in cert_manager_ip_addresses)"
+        )
+
+
+def check_names(config):
+    host = config.get("proxy_host") or ""
+    ips = config.get("ip_addresses") or []
+    extra = config.get("extra_dns_names") or []
+    mode = config["tls"]
+    if not host and mode != "self_signed":
+        _fail(
+            f"cert_manager_proxy_host: empty, but cert_manager_tls is {mode!r}, which needs the name "
+            "clients use; set oneport_proxy_host (e.g. pachyderm.example.com)"
+        )
+    if host:
+        check_host(host)
+    for index, name in enumerate(extra):
+        check_host(name, f"cert_manager_extra_dns_names[{index}]")
+    for index, ip in enumerate(ips):
+        try:
+            ipaddress.ip_address(str(ip))
+        except ValueError:
+            _fail(f"cert_manager_ip_addresses[{index}]: {ip!r} is not an IP address; write e.g. 10.0.0.5")
+    if mode.startswith("acme") and ips:
+        _fail("cert_manager_ip_addresses: ACME CAs do not sign IP addresses; leave it empty with ACME")
+    if not host and not ips:
+        _fail(
+            "cert_manager_proxy_host: empty and cert_manager_ip_addresses empty, so the certificate "
+            "would name nothing; set oneport_proxy_host or list the proxy's IP addresses"
+        )
+    for variable in ("duration", "renew_before"):
+        value = config.get(variable)
+        if value is not None and not DURATION_RE.match(str(value)):
+            _fail(f"cert_manager_certificate_{variable}: {value!r} is not a duration; write e.g. 2160h")
+
+
+def _secret_key(settings, key, default):
+    return settings.get(key) or default
+
+
+def dns01_solver(settings):
+    """The ``dns01`` solver block for cert_manager_acme_dns01 (Route53, Cloud DNS or Azure DNS)."""
+    if not isinstance(settings, dict) or not settings:
+        _fail(
+            "cert_manager_acme_dns01: empty; set provider (route53, clouddns, azuredns), "
+            "credentials_secret and the provider's settings"
+        )
+    provider = settings.get("provider")
+    if provider not in DNS01_PROVIDERS:
+        _fail(
+            f"cert_manager_acme_dns01.provider: {provider!r} is not supported; "
+            f"choose one of {', '.join(DNS01_PROVIDERS)}"
+        )
+    allowed = DNS01_KEYS[provider] | {"provider", "credentials_secret", "ambient"}
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        _fail(
+            f"cert_manager_acme_dns01: unknown key(s) {', '.join(unknown)} for provider {provider}; "
+            f"the keys are {', '.join(sorted(allowed))}"
+        )
+    ambient = settings.get("ambient", False)
+    secret = settings.get("credentials_secret") or ""
+    if not ambient and not secret:
+        _fail(
+            f"cert_manager_acme_dns01.credentials_secret: empty; name the existing Secret (in the "
+            f"cert-manager namespace) holding the {provider} credentials, or set ambient: true to use "
+            "the workload's cloud identity"
+        )
+
+    def need(key):
+        if not settings.get(key):
+            _fail(f"cert_manager_acme_dns01.{key}: missing; provider {provider} needs it")
+        return settings[key]
+
+    if provider == "route53":
+        block = {"region": need("region")}
+        if settings.get("hosted_zone_id"):
+            block["hostedZoneID"] = settings["hosted_zone_id"]
+        if settings.get("role"):
+            block["role"] = settings["role"]
+        if not ambient:
+            block["accessKeyIDSecretRef"] = {
+                "name": secret,
+                "key": _secret_key(settings, "access_key_id_key", "access-key-id"),
+            }
+            block["secretAccessKeySecretRef"] = {
+                "name": secret,
+                "key": _secret_key(settings, "secret_access_key_key", "secret-access-key"),
+            }
+        return {"dns01": {"route53": block}}
+    if provider == "clouddns":
+        block = {"project": need("project")}
+        if settings.get("hosted_zone_name"):
+            block["hostedZoneName"] = settings["hosted_zone_name"]
+        if not ambient:
+            block["serviceAccountSecretRef"] = {
+                "name": secret,
+                "key": _secret_key(settings, "service_account_key", "key.json"),
+            }
+        return {"dns01": {"cloudDNS": block}}
+    block = {"subscriptionID": need("subscription_id"), "resourceGroupName": need("resource_group")}
+    if settings.get("hosted_zone"):
+        block["hostedZoneName"] = settings["hosted_zone"]
+    if settings.get("environment"):
+        block["environment"] = settings["environment"]
+    if ambient:
+        if settings.get("managed_identity_client_id"):
+            block["managedIdentity"] = {"clientID": settings["managed_identity_client_id"]}
+    else:
+        block["tenantID"] = need("tenant_id")
+        block["clientID"] = need("client_id")
+        block["clientSecretSecretRef"] = {
+            "name": secret,
+            "key": _secret_key(settings, "client_secret_key", "client-secret"),
+        }
+    return {"dns01": {"azureDNS": block}}
+
+
+def http01_solver(config):
+    ingress_class = config.get("acme_http01_ingress_class") or ""
+    gateway = config.get("acme_http01_gateway") or {}
+    if bool(ingress_class) == bool(gateway):
+        _fail(
+            "cert_manager_acme_http01_ingress_class / cert_manager_acme_http01_gateway: set exactly one "
+            "(the ingress class that serves /.well-known/acme-challenge/, e.g. nginx, or the Gateway "
+            "{name, namespace} whose listener on port 80 does)"
+        )
+    if ingress_class:
+        return {"http01": {"ingress": {"ingressClassName": ingress_class}}}
+    if not isinstance(gateway, dict) or not gateway.get("name"):
+        _fail(f"cert_manager_acme_http01_gateway: {gateway!r} needs at least name (and namespace)")
+    ref = {"name": gateway["name"], "kind": "Gateway", "group": "gateway.networking.k8s.io"}
+    if gateway.get("namespace"):
+        ref["namespace"] = gateway["namespace"]
+    return {"http01": {"gatewayHTTPRoute": {"parentRefs": [ref]}}}
+
+
+def issuers(config):
+    """The ClusterIssuers (and the CA Certificate) the mode needs, and the name of the one to use."""
+    mode = config["tls"]
+    prefix = config.get("issuer_prefix") or "oneport"
+    if mode == "self_signed":
+        selfsigned, ca = f"{prefix}-selfsigned", f"{prefix}-ca"
+        ca_certificate = _object(
+            "Certificate",
+            ca,
+            {
+                "isCA": True,
+                "commonName": config.get("ca_common_name") or f"{prefix} CA",
+                "secretName": ca,
+                "duration": config.get("ca_duration") or "87600h",
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {"name": selfsigned, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+            config["namespace"],
+        )
+        return ca, [
+            _object("ClusterIssuer", selfsigned, {"selfSigned": {}}),
+            ca_certificate,
+            _object("ClusterIssuer", ca, {"ca": {"secretName": ca}}),
+        ]
+    if mode in ("acme_http01", "acme_dns01"):
+        email = config.get("acme_email") or ""
+        if not EMAIL_RE.match(email):
+            _fail(
+                f"cert_manager_acme_email: {email!r} is not an e-mail address; the ACME CA sends expiry "
+                "warnings there, set e.g. platform@example.com"
+            )
+        server = config.get("acme_server") or LETSENCRYPT
+        if not str(server).startswith("https://"):
+            _fail(f"cert_manager_acme_server: {server!r} is not an https:// ACME directory URL")
+        solver = http01_solver(config) if mode == "acme_http01" else dns01_solver(config.get("acme_dns01"))
+        name = f"{prefix}-acme"
+        spec = {
+            "acme": {
+                "server": server,
+                "email": email,
+                "privateKeySecretRef": {"name": f"{name}-account-key"},
+                "solvers": [solver],
+            }
+        }
+        return name, [_object("ClusterIssuer", name, spec)]
+    return "", []
+
+
+def proxy_certificate(config, issuer):
+    names = [config["proxy_host"]] if config.get("proxy_host") else []
+    names += [n for n in config.get("extra_dns_names") or [] if n not in names]
+    spec = {
+        "secretName": config["secret_name"],
+        "duration": config.get("duration") or "2160h",
+        "renewBefore": config.get("renew_before") or "360h",
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "usages": ["server auth", "digital signature", "key encipherment"],
+        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    }
+    if names:
+        spec["dnsNames"] = names
+        spec["commonName"] = names[0]
+    if config.get("ip_addresses"):
+        spec["ipAddresses"] = [str(ip) for ip in config["ip_addresses"]]
+    return _object("Certificate", config["secret_name"], spec, config["tls_namespace"])
+
+
+def plan(config):
+    """Everything the role applies for ``config``, checked: ``{issuer, issuers, certificate}``.
+
+    ``config`` keys: tls, namespace (cert-manager's), tls_namespace, secret_name, proxy_host,
+    extra_dns_names, ip_addresses, issuer_prefix, ca_common_name, acme_email, acme_server,
+    acme_http01_ingress_class, acme_http01_gateway, acme_dns01, duration, renew_before.
+    """
+    mode = config.get("tls")
+    if mode not in TLS_MODES:
+        _fail(
+            f"cert_manager_tls: {mode!r} is not a TLS mode this role handles; choose one of "
+            f"{', '.join(TLS_MODES)} (with 'off' skip the role: oneport_enable_cert_manager: false)"
+        )
+    secret = config.get("secret_name") or ""
+    if not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", secret):
+        _fail(f"cert_manager_tls_secret_name: {secret!r} is not a Secret name; e.g. pachyderm-proxy-tls")
+    if mode == "existing_secret":
+        return {"issuer": "", "issuers": [], "certificate": None}
+    check_names(config)
+    issuer, objects = issuers(config)
+    return {"issuer": issuer, "issuers": objects, "certificate": proxy_certificate(config, issuer)}

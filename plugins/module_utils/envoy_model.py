@@ -1,0 +1,835 @@
+"""The typed model of the one-port proxy: what should be reachable on which port.
+
+`parse_description` turns a plain dict (inventory data, JSON) into a validated `ProxyModel`, or raises
+`EnvoyConfigError` naming the field, the bad value and the fix. Every default lives in this file, next
+to the reason it was chosen; the translator in `envoy_config` only spells the model out in Envoy's terms.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+MIB = 1024 * 1024
+
+
+class EnvoyConfigError(Exception):
+    """A description that cannot become a correct proxy; the message names field, value and fix."""
+
+
+# The backends behind the one port, with the container ports Pachyderm's chart uses and the Envoy
+# cluster names its own proxy config uses (so access logs and stats read the same in both).
+BACKEND_PORTS = {
+    "pachd_grpc": 1650,
+    "s3": 1600,
+    "oidc": 1657,
+    "identity": 1658,
+    "pachd_http": 1659,
+    "metrics": 1656,
+    "console": 4000,
+}
+BACKEND_HOSTS = {
+    "console": "console-proxy-backend",
+}
+DEFAULT_PACHD_HOST = "pachd-proxy-backend"
+CLUSTER_NAMES = {
+    "pachd_grpc": "pachd-grpc",
+    "s3": "pachd-s3",
+    "oidc": "pachd-oidc",
+    "identity": "pachd-identity",
+    "pachd_http": "pachd-http",
+    "metrics": "pachd-metrics",
+    "console": "console",
+    "acme_solver": "acme-solver",
+}
+
+# The well-known direct ports of a Pachyderm install; `legacy_ports: {grpc: true}` picks these.
+LEGACY_DEFAULT_PORTS = {
+    "grpc": 30650,
+    "s3": 30600,
+    "oidc": 30657,
+    "identity": 30658,
+    "metrics": 30656,
+    "console": 4000,
+    "pachd_http": 30659,
+}
+LEGACY_BACKENDS = {
+    "grpc": "pachd_grpc",
+    "s3": "s3",
+    "oidc": "oidc",
+    "identity": "identity",
+    "metrics": "metrics",
+    "console": "console",
+    "pachd_http": "pachd_http",
+}
+
+# Uploads, downloads, watches and websockets last as long as they move bytes: routes to these never
+# get a total timeout (Envoy's 15 s default would cut them), only an idle one.
+STREAMING_BACKENDS = ("pachd_grpc", "s3", "console", "pachd_http")
+
+# Path prefixes pachd serves over plain HTTP (its chart routes exactly these to port 1659).
+PACHD_HTTP_PREFIXES = ("/archive/", "/jsonschema/", "/pfs", "/api/")
+IDENTITY_PREFIX = "/dex"
+OIDC_CALLBACK_PREFIX = "/authorization-code/callback"
+ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
+# Route targets that are answers from the proxy itself rather than backends.
+HTTPS_REDIRECT = "https_redirect"
+GRPC_TLS_REQUIRED = "grpc_tls_required"
+
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True)
+class UpstreamTls:
+    """TLS from the proxy to a backend; with cert_file and key_file it is mutual TLS."""
+
+    ca_file: str
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    sni: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    host: str
+    port: int
+    tls: Optional[UpstreamTls] = None
+
+    @property
+    def cluster(self) -> str:
+        return CLUSTER_NAMES[self.name]
+
+    @property
+    def is_ip(self) -> bool:
+        return _is_ip(self.host)
+
+    @property
+    def http2(self) -> bool:
+        """pachd's gRPC port speaks HTTP/2; the others speak HTTP/1.1 (websocket upgrades, S3)."""
+        return self.name == "pachd_grpc"
+
+
+@dataclass(frozen=True)
+class Hsts:
+    max_age: int = 31536000
+    include_subdomains: bool = False
+    preload: bool = False
+
+    @property
+    def header_value(self) -> str:
+        value = f"max-age={self.max_age}"
+        if self.include_subdomains:
+            value += "; includeSubDomains"
+        if self.preload:
+            value += "; preload"
+        return value
+
+
+@dataclass(frozen=True)
+class Tls:
+    """TLS on the one port: the certificate comes from files a renewal rewrites (cert-manager, kubelet)."""
+
+    cert_dir: str
+    cert_file: str = "tls.crt"
+    key_file: str = "tls.key"
+    https_port: int = 8443
+    # The port clients see (the load balancer's), used in redirects; 443 keeps URLs clean.
+    external_https_port: int = 443
+    hsts: Optional[Hsts] = None
+
+    @property
+    def cert_path(self) -> str:
+        return _join(self.cert_dir, self.cert_file)
+
+    @property
+    def key_path(self) -> str:
+        return _join(self.cert_dir, self.key_file)
+
+
+@dataclass(frozen=True)
+class Address:
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes that bound memory and protect the proxy; see docs/envoy.md for the arithmetic."""
+
+    # One stream carries at most one window per round trip. 1 Gbit/s at 60 ms is 7.5 MB in flight,
+    # but Envoy returns window credit in steps, so a stream moves only ~40% of its window per round
+    # trip in practice: measured on loopback with 60 ms added, 16 MiB gave 0.4x of a direct gRPC
+    # upload, 64 MiB gave parity. Envoy's 256 MiB default would quadruple the worst case below.
+    stream_window_bytes: int = 64 * MIB
+    # Envoy returns connection-level credit only for data it has passed on towards the backend, so
+    # this bounds what one client connection can make the proxy hold; twice the stream window lets
+    # one stalled stream sit beside one at full speed.
+    connection_window_bytes: int = 128 * MIB
+    # Backends sit in the same cluster (sub-millisecond round trips): 4 MiB already fills the pipe.
+    upstream_stream_window_bytes: int = 4 * MIB
+    # Streams of many clients share one backend connection; its window covers every stream at once
+    # so one slow client never blocks the others' downloads (head-of-line blocking).
+    upstream_max_concurrent_streams: int = 64
+    upstream_connection_window_bytes: int = 256 * MIB
+    # Envoy's own default: the most data waiting to be written per stream and direction before the
+    # other side is paused. HTTP/2 throughput comes from the windows, HTTP/1.1 from TCP's own.
+    buffer_bytes: int = 1 * MIB
+    # What gRPC servers commonly allow a client connection.
+    max_concurrent_streams: int = 100
+    # Big enough for OIDC cookies and long presigned S3 URLs; Envoy's default is 60.
+    max_request_headers_kb: int = 96
+    max_connections: int = 50000
+    # The heap the overload manager protects; keep it ~80% of the container's memory limit so the
+    # binary, thread stacks and the data arriving between two overload checks still fit.
+    max_heap_bytes: int = 1024 * MIB
+    # Per backend: Envoy's default of 1024 concurrent requests is too low for a cluster's whole
+    # gRPC traffic behind one proxy.
+    backend_max_connections: int = 10000
+    backend_max_requests: int = 10000
+    backend_max_pending_requests: int = 10000
+
+    @property
+    def stream_worst_case_bytes(self) -> int:
+        """A stream stalled both ways: a full window from each side and a buffer in each direction."""
+        return self.stream_window_bytes + self.upstream_stream_window_bytes + 2 * self.buffer_bytes
+
+    @property
+    def connection_worst_case_bytes(self) -> int:
+        """A client connection with every stream stalled: the connection window caps what is held
+        from the client; each stream may also hold what it already passed towards its backend."""
+        per_stream_rest = self.upstream_stream_window_bytes + 2 * self.buffer_bytes
+        return self.connection_window_bytes + self.max_concurrent_streams * per_stream_rest
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. Streams are never cut by a total-duration timeout, only by idleness."""
+
+    # Slowloris: a client gets this long to send its complete request headers.
+    request_headers: int = 10
+    # A stream with no bytes either way for this long is reset; 15 minutes covers slow S3 clients
+    # and quiet console websockets while still reclaiming abandoned streams.
+    stream_idle: int = 900
+    # pachctl waits on commits and subscriptions over long quiet gRPC streams; an hour without a
+    # single message is treated as abandoned.
+    grpc_stream_idle: int = 3600
+    # A connection with no streams for this long is closed.
+    connection_idle: int = 3600
+    # Backends are in-cluster: a connection that takes longer is not coming; fail fast with 503.
+    connect: int = 5
+    # Dex and the OIDC callback answer short requests; the chart allows them 60 s.
+    auth_request: int = 60
+    # Keepalive pings on the upstream gRPC connection find a dead pachd before a request does.
+    upstream_keepalive_interval: int = 30
+    upstream_keepalive_timeout: int = 10
+
+
+@dataclass(frozen=True)
+class Route:
+    """One entry of the one port's route table, in evaluation order."""
+
+    name: str
+    backend: str  # a backend name, HTTPS_REDIRECT or GRPC_TLS_REQUIRED
+    prefix: str = "/"
+    grpc: bool = False
+    header: Optional[Tuple[str, str]] = None  # (name, value prefix)
+    query_present: Optional[str] = None
+    hosts: Tuple[str, ...] = ()
+    websocket: bool = False
+    field_path: str = ""
+
+    @property
+    def conditional(self) -> bool:
+        return self.grpc or self.header is not None or self.query_present is not None or bool(self.hosts)
+
+
+@dataclass(frozen=True)
+class LegacyListener:
+    service: str
+    port: int
+    tls: bool
+
+    @property
+    def backend(self) -> str:
+        return LEGACY_BACKENDS[self.service]
+
+    @property
+    def name(self) -> str:
+        return f"legacy-{self.service}"
+
+    @property
+    def route(self) -> Route:
+        # A legacy port carries exactly one service: every request on it goes to that backend, so
+        # the old direct clients (pachctl on 30650, S3 tools on 30600, ...) keep working unchanged.
+        return Route(self.name, self.backend, websocket=self.backend == "console")
+
+
+@dataclass(frozen=True)
+class ExtraRoute:
+    prefix: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class ProxyModel:
+    node_id: str
+    node_cluster: str
+    admin: Address
+    readiness: Address
+    listen_address: str
+    http_port: int
+    tls: Optional[Tls]
+    acme_solver: Optional[Address]
+    backends: Dict[str, Backend]
+    s3_hosts: Tuple[str, ...]
+    legacy: Tuple[LegacyListener, ...]
+    xff_num_trusted_hops: int
+    extra_routes: Tuple[ExtraRoute, ...]
+    config_dir: str
+    limits: Limits = field(default_factory=Limits)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    @property
+    def sds_path(self) -> str:
+        """The SDS file naming the certificate files; the proxy watches config_dir for its renewal."""
+        return _join(self.config_dir, "sds-tls.json")
+
+    def routes(self) -> List[Route]:
+        """The one port's routes, first match wins."""
+        return one_port_routes(self)
+
+    def route_timeouts(self, backend: str) -> Tuple[int, Optional[int]]:
+        """(total, idle) seconds for a route to this backend; a total of 0 means none."""
+        if backend == "pachd_grpc":
+            return 0, self.timeouts.grpc_stream_idle
+        if backend in STREAMING_BACKENDS:
+            return 0, self.timeouts.stream_idle
+        return self.timeouts.auth_request, None
+
+    def redirect_routes(self) -> List[Route]:
+        """The cleartext port's routes when TLS is on."""
+        return cleartext_redirect_routes(self)
+
+
+# HTTP-01 challenges are fetched over plain HTTP on port 80: they go first, before any redirect.
+ACME_ROUTE = Route("acme-challenge", "acme_solver", prefix=ACME_CHALLENGE_PREFIX)
+
+
+def one_port_routes(model: ProxyModel) -> List[Route]:
+    routes: List[Route] = []
+    if model.acme_solver is not None and model.tls is None:
+        routes.append(ACME_ROUTE)
+    routes.append(Route("grpc", "pachd_grpc", grpc=True))
+    # SigV4 and SigV2 signed requests, then presigned URLs (the signature travels in the query).
+    routes.append(Route("s3-sigv4", "s3", header=("authorization", "AWS4-HMAC-SHA256")))
+    routes.append(Route("s3-sigv2", "s3", header=("authorization", "AWS ")))
+    routes.append(Route("s3-presigned-v4", "s3", query_present="X-Amz-Algorithm"))
+    routes.append(Route("s3-presigned-v2", "s3", query_present="AWSAccessKeyId"))
+    if model.s3_hosts:
+        routes.append(Route("s3-host", "s3", hosts=model.s3_hosts, field_path="s3_hosts"))
+    routes.append(Route("identity", "identity", prefix=IDENTITY_PREFIX))
+    routes.append(Route("oidc-callback", "oidc", prefix=OIDC_CALLBACK_PREFIX))
+    for prefix in PACHD_HTTP_PREFIXES:
+        routes.append(Route("pachd-http" + prefix.rstrip("/").replace("/", "-"), "pachd_http", prefix=prefix))
+    for index, extra in enumerate(model.extra_routes):
+        routes.append(
+            Route(
+                f"extra-{index}",
+                extra.backend,
+                prefix=extra.prefix,
+                websocket=extra.backend == "console",
+                field_path=f"routes[{index}].prefix",
+            )
+        )
+    routes.append(Route("console", "console", websocket=True))
+    return routes
+
+
+def cleartext_redirect_routes(model: ProxyModel) -> List[Route]:
+    routes: List[Route] = []
+    if model.acme_solver is not None:
+        routes.append(ACME_ROUTE)
+    # A redirect means nothing to a gRPC client: it gets an error it shows to the user instead.
+    routes.append(Route("grpc-tls-required", GRPC_TLS_REQUIRED, grpc=True))
+    routes.append(Route("https-redirect", HTTPS_REDIRECT))
+    return routes
+
+
+# ----------------------------------------------------------------------------------------------------
+# Parsing and validation
+
+
+def _join(directory: str, name: str) -> str:
+    if name.startswith("/"):
+        return name
+    return directory.rstrip("/") + "/" + name
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _fail(path: str, value: Any, fix: str) -> EnvoyConfigError:
+    return EnvoyConfigError(f"{path}: {value!r} is not valid: {fix}")
+
+
+def _mapping(value: Any, path: str) -> Dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(path, value, "give a mapping (key: value pairs)")
+    return value
+
+
+def _known(data: Dict[str, Any], path: str, allowed: Tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else str(key)
+            raise EnvoyConfigError(
+                f"{where}: unknown field; the fields here are: {', '.join(allowed)} (check the spelling)"
+            )
+
+
+def _int(value: Any, path: str, low: int, high: int, what: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        else:
+            raise _fail(path, value, f"give a whole number from {low} to {high}{what}")
+    if not low <= value <= high:
+        raise _fail(path, value, f"give a whole number from {low} to {high}{what}")
+    return value
+
+
+def _port(value: Any, path: str) -> int:
+    return _int(value, path, 1, 65535, " (a TCP port)")
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, value, "give true or false")
+    return value
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, value, "give a non-empty string")
+    return value.strip()
+
+
+def _file_path(value: Any, path: str) -> str:
+    text = _text(value, path)
+    if "\n" in text or "\x00" in text:
+        raise _fail(path, value, "give a file path on one line")
+    return text
+
+
+def _dir_path(value: Any, path: str) -> str:
+    text = _file_path(value, path)
+    if not text.startswith("/"):
+        raise _fail(path, value, "give an absolute directory path (Envoy watches it for renewals)")
+    return text.rstrip("/") or "/"
+
+
+def _host(value: Any, path: str) -> str:
+    """A DNS name (resolved by Envoy, STRICT_DNS) or an IP address (STATIC)."""
+    if not isinstance(value, str) or not value:
+        raise _fail(path, value, "give a DNS name such as pachd.pachyderm.svc or an IP address")
+    host = value.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if _is_ip(host):
+        return host
+    name = host.lower().rstrip(".")
+    if ":" in name or "/" in name:
+        raise _fail(path, value, "give only the host name or IP address; put the port in the port field")
+    labels = name.split(".")
+    if len(name) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
+        raise _fail(
+            path,
+            value,
+            "give a DNS name (letters, digits and '-', labels of 1-63 characters separated by dots) "
+            "or an IP address",
+        )
+    return name
+
+
+def _listen_address(value: Any, path: str) -> str:
+    text = _text(value, path)
+    if not _is_ip(text):
+        raise _fail(path, value, "give an IP address to bind, such as 0.0.0.0, :: or 127.0.0.1")
+    return text
+
+
+def _s3_host(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(path, value, "give a host name such as s3.example.com or *.s3.example.com")
+    if value.startswith("*."):
+        return "*." + _host(value[2:], path)
+    return _host(value, path)
+
+
+def _duration(value: Any, path: str) -> int:
+    return _int(value, path, 1, 7 * 24 * 3600, " (seconds)")
+
+
+DESCRIPTION_FIELDS = (
+    "node",
+    "admin",
+    "readiness",
+    "listen_address",
+    "http_port",
+    "tls",
+    "acme_solver",
+    "backends",
+    "s3_hosts",
+    "legacy_ports",
+    "legacy_tls",
+    "xff_num_trusted_hops",
+    "routes",
+    "config_dir",
+    "limits",
+    "timeouts",
+)
+
+
+def parse_description(description: Any) -> ProxyModel:
+    """Validate a plain description and return the typed model; raise EnvoyConfigError naming the field."""
+    data = _mapping(description, "description")
+    _known(data, "", DESCRIPTION_FIELDS)
+
+    node = _mapping(data.get("node"), "node")
+    _known(node, "node", ("id", "cluster"))
+    node_id = _text(node.get("id", "pachyderm-proxy"), "node.id")
+    node_cluster = _text(node.get("cluster", "pachyderm-proxy"), "node.cluster")
+
+    listen_address = _listen_address(data.get("listen_address", "0.0.0.0"), "listen_address")  # noqa: S104
+    http_port = _port(data.get("http_port", 8080), "http_port")
+
+    admin_data = _mapping(data.get("admin"), "admin")
+    _known(admin_data, "admin", ("address", "port"))
+    admin_address = _listen_address(admin_data.get("address", "127.0.0.1"), "admin.address")
+    if not ipaddress.ip_address(admin_address).is_loopback:
+        raise _fail(
+            "admin.address",
+            admin_address,
+            "bind the admin interface to a loopback address such as 127.0.0.1: it can stop the proxy "
+            "and dump its configuration; reach it with kubectl port-forward",
+        )
+    admin = Address(admin_address, _port(admin_data.get("port", 9901), "admin.port"))
+
+    readiness_data = _mapping(data.get("readiness"), "readiness")
+    _known(readiness_data, "readiness", ("address", "port"))
+    readiness = Address(
+        _listen_address(readiness_data.get("address", listen_address), "readiness.address"),
+        _port(readiness_data.get("port", 9902), "readiness.port"),
+    )
+
+    tls = _parse_tls(data.get("tls"))
+    acme_solver = None
+    if data.get("acme_solver") is not None:
+        acme_data = _mapping(data["acme_solver"], "acme_solver")
+        _known(acme_data, "acme_solver", ("host", "port"))
+        if "host" not in acme_data or "port" not in acme_data:
+            raise _fail("acme_solver", acme_data, "give both host and port of the ACME HTTP-01 solver")
+        acme_solver = Address(
+            _host(acme_data["host"], "acme_solver.host"), _port(acme_data["port"], "acme_solver.port")
+        )
+
+    backends = _parse_backends(data.get("backends"))
+    s3_hosts = _parse_s3_hosts(data.get("s3_hosts"))
+    legacy_tls = _bool(data.get("legacy_tls", True), "legacy_tls")
+    legacy = _parse_legacy(data.get("legacy_ports"), tls is not None and legacy_tls)
+    xff = _int(data.get("xff_num_trusted_hops", 0), "xff_num_trusted_hops", 0, 10)
+    extra_routes = _parse_extra_routes(data.get("routes"))
+    config_dir = _dir_path(data.get("config_dir", "/etc/envoy"), "config_dir")
+    limits = _parse_limits(data.get("limits"))
+    timeouts = _parse_timeouts(data.get("timeouts"))
+
+    model = ProxyModel(
+        node_id=node_id,
+        node_cluster=node_cluster,
+        admin=admin,
+        readiness=readiness,
+        listen_address=listen_address,
+        http_port=http_port,
+        tls=tls,
+        acme_solver=acme_solver,
+        backends=backends,
+        s3_hosts=s3_hosts,
+        legacy=legacy,
+        xff_num_trusted_hops=xff,
+        extra_routes=extra_routes,
+        config_dir=config_dir,
+        limits=limits,
+        timeouts=timeouts,
+    )
+    _check_ports(model)
+    _check_routes(model)
+    return model
+
+
+def _parse_tls(value: Any) -> Optional[Tls]:
+    if value is None or value is False:
+        return None
+    data = _mapping(value, "tls")
+    _known(data, "tls", ("cert_dir", "cert_file", "key_file", "https_port", "external_https_port", "hsts"))
+    if not data.get("cert_dir"):
+        raise EnvoyConfigError(
+            "tls.cert_dir: missing: give the directory holding the certificate and key "
+            "(for example the mount of the TLS Secret, /etc/envoy/tls), or leave tls out for cleartext"
+        )
+    hsts = None
+    if data.get("hsts") not in (None, False):
+        hsts_data = {} if data["hsts"] is True else _mapping(data["hsts"], "tls.hsts")
+        _known(hsts_data, "tls.hsts", ("max_age", "include_subdomains", "preload"))
+        hsts = Hsts(
+            max_age=_int(hsts_data.get("max_age", 31536000), "tls.hsts.max_age", 0, 2**31 - 1, " (seconds)"),
+            include_subdomains=_bool(
+                hsts_data.get("include_subdomains", False), "tls.hsts.include_subdomains"
+            ),
+            preload=_bool(hsts_data.get("preload", False), "tls.hsts.preload"),
+        )
+        if hsts.preload and (hsts.max_age < 31536000 or not hsts.include_subdomains):
+            raise _fail(
+                "tls.hsts.preload",
+                True,
+                "browsers' preload lists require max_age of at least 31536000 and include_subdomains: true; "
+                "set both or drop preload",
+            )
+    cert_dir = _dir_path(data["cert_dir"], "tls.cert_dir")
+    files = {}
+    for name, default in (("cert_file", "tls.crt"), ("key_file", "tls.key")):
+        path = _file_path(data.get(name, default), f"tls.{name}")
+        if path.startswith("/") and not path.startswith(cert_dir.rstrip("/") + "/"):
+            raise _fail(
+                f"tls.{name}",
+                path,
+                f"keep it inside tls.cert_dir ({cert_dir}): Envoy watches that directory for renewals, "
+                "or give a name relative to it",
+            )
+        files[name] = path
+    return Tls(
+        cert_dir=cert_dir,
+        cert_file=files["cert_file"],
+        key_file=files["key_file"],
+        https_port=_port(data.get("https_port", 8443), "tls.https_port"),
+        external_https_port=_port(data.get("external_https_port", 443), "tls.external_https_port"),
+        hsts=hsts,
+    )
+
+
+def _parse_backends(value: Any) -> Dict[str, Backend]:
+    data = _mapping(value, "backends")
+    _known(data, "backends", tuple(BACKEND_PORTS))
+    backends = {}
+    for name, default_port in BACKEND_PORTS.items():
+        path = f"backends.{name}"
+        entry = _mapping(data.get(name), path)
+        _known(entry, path, ("host", "port", "tls"))
+        host = _host(entry.get("host", BACKEND_HOSTS.get(name, DEFAULT_PACHD_HOST)), f"{path}.host")
+        port = _port(entry.get("port", default_port), f"{path}.port")
+        tls = None
+        if entry.get("tls") is not None:
+            tls_data = _mapping(entry["tls"], f"{path}.tls")
+            _known(tls_data, f"{path}.tls", ("ca_file", "cert_file", "key_file", "sni"))
+            if not tls_data.get("ca_file"):
+                raise EnvoyConfigError(
+                    f"{path}.tls.ca_file: missing: give the CA bundle that signed the backend's certificate "
+                    "(the proxy never talks TLS to a backend it cannot verify)"
+                )
+            cert_file = tls_data.get("cert_file")
+            key_file = tls_data.get("key_file")
+            if bool(cert_file) != bool(key_file):
+                missing = "key_file" if cert_file else "cert_file"
+                raise EnvoyConfigError(
+                    f"{path}.tls.{missing}: missing: mutual TLS needs both cert_file and key_file "
+                    "(or neither for one-way TLS)"
+                )
+            sni = tls_data.get("sni")
+            tls = UpstreamTls(
+                ca_file=_file_path(tls_data["ca_file"], f"{path}.tls.ca_file"),
+                cert_file=_file_path(cert_file, f"{path}.tls.cert_file") if cert_file else None,
+                key_file=_file_path(key_file, f"{path}.tls.key_file") if key_file else None,
+                sni=_host(sni, f"{path}.tls.sni") if sni else (None if _is_ip(host) else host),
+            )
+        backends[name] = Backend(name=name, host=host, port=port, tls=tls)
+    return backends
+
+
+def _parse_s3_hosts(value: Any) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _fail("s3_hosts", value, "give a list of host names, such as [s3.example.com]")
+    hosts: List[str] = []
+    for index, item in enumerate(value):
+        path = f"s3_hosts[{index}]"
+        host = _s3_host(item, path)
+        for earlier_index, earlier in enumerate(hosts):
+            if earlier == host or (earlier.startswith("*.") and host.endswith(earlier[1:])):
+                raise _fail(
+                    path,
+                    item,
+                    f"it can never match: s3_hosts[{earlier_index}] ({earlier}) already covers it; "
+                    "remove one",
+                )
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _parse_legacy(value: Any, with_tls: bool) -> Tuple[LegacyListener, ...]:
+    data = _mapping(value, "legacy_ports")
+    _known(data, "legacy_ports", tuple(LEGACY_DEFAULT_PORTS))
+    listeners = []
+    for service, default_port in LEGACY_DEFAULT_PORTS.items():
+        port = data.get(service)
+        if port is None or port is False or port == 0:
+            continue
+        if port is True:
+            port = default_port
+        listeners.append(LegacyListener(service, _port(port, f"legacy_ports.{service}"), with_tls))
+    return tuple(listeners)
+
+
+def _parse_extra_routes(value: Any) -> Tuple[ExtraRoute, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _fail("routes", value, "give a list of {prefix, backend} entries")
+    routes = []
+    for index, item in enumerate(value):
+        path = f"routes[{index}]"
+        entry = _mapping(item, path)
+        _known(entry, path, ("prefix", "backend"))
+        prefix = _text(entry.get("prefix"), f"{path}.prefix")
+        if not prefix.startswith("/"):
+            raise _fail(f"{path}.prefix", prefix, "give a path prefix starting with /")
+        backend = entry.get("backend")
+        if backend not in BACKEND_PORTS:
+            raise _fail(f"{path}.backend", backend, f"give one of the backends: {', '.join(BACKEND_PORTS)}")
+        routes.append(ExtraRoute(prefix, backend))
+    return tuple(routes)
+
+
+def _parse_limits(value: Any) -> Limits:
+    data = _mapping(value, "limits")
+    defaults = Limits()
+    fields = tuple(defaults.__dataclass_fields__)
+    _known(data, "limits", fields)
+    bounds = {
+        "stream_window_bytes": (65535, 2**31 - 1),
+        "connection_window_bytes": (65535, 2**31 - 1),
+        "upstream_stream_window_bytes": (65535, 2**31 - 1),
+        "upstream_connection_window_bytes": (65535, 2**31 - 1),
+        "upstream_max_concurrent_streams": (1, 2**31 - 1),
+        "buffer_bytes": (16 * 1024, 2**31 - 1),
+        "max_concurrent_streams": (1, 2**31 - 1),
+        "max_request_headers_kb": (1, 8192),
+        "max_connections": (1, 10**7),
+        "max_heap_bytes": (64 * MIB, 2**48),
+    }
+    values = {}
+    for name in fields:
+        low, high = bounds.get(name, (1, 10**7))
+        values[name] = _int(data.get(name, getattr(defaults, name)), f"limits.{name}", low, high)
+    limits = Limits(**values)
+    if limits.connection_window_bytes < limits.stream_window_bytes:
+        raise _fail(
+            "limits.connection_window_bytes",
+            limits.connection_window_bytes,
+            f"make it at least limits.stream_window_bytes ({limits.stream_window_bytes}); "
+            "a smaller connection window caps every stream below its own window",
+        )
+    needed = limits.upstream_max_concurrent_streams * limits.upstream_stream_window_bytes
+    if limits.upstream_connection_window_bytes < needed:
+        raise _fail(
+            "limits.upstream_connection_window_bytes",
+            limits.upstream_connection_window_bytes,
+            f"make it at least upstream_max_concurrent_streams x upstream_stream_window_bytes ({needed}), "
+            "or one slow client could stall every stream sharing its backend connection",
+        )
+    # The overload manager must be able to hold a handful of full-speed streams before it starts
+    # shedding; otherwise the windows promise throughput the heap limit takes back.
+    if limits.max_heap_bytes < 8 * limits.stream_worst_case_bytes:
+        raise _fail(
+            "limits.max_heap_bytes",
+            limits.max_heap_bytes,
+            f"give at least {8 * limits.stream_worst_case_bytes} (8 streams at their worst case of "
+            f"{limits.stream_worst_case_bytes} bytes), or shrink the windows",
+        )
+    return limits
+
+
+def _parse_timeouts(value: Any) -> Timeouts:
+    data = _mapping(value, "timeouts")
+    defaults = Timeouts()
+    fields = tuple(defaults.__dataclass_fields__)
+    _known(data, "timeouts", fields)
+    values = {name: _duration(data.get(name, getattr(defaults, name)), f"timeouts.{name}") for name in fields}
+    return Timeouts(**values)
+
+
+def _overlaps(first: str, second: str) -> bool:
+    wildcard = ("0.0.0.0", "::")  # noqa: S104
+    return first == second or first in wildcard or second in wildcard
+
+
+def bound_sockets(model: ProxyModel) -> List[Tuple[str, str, int]]:
+    """Every (field path, address, port) the proxy binds."""
+    sockets = [
+        ("http_port", model.listen_address, model.http_port),
+        ("admin.port", model.admin.address, model.admin.port),
+        ("readiness.port", model.readiness.address, model.readiness.port),
+    ]
+    if model.tls is not None:
+        sockets.append(("tls.https_port", model.listen_address, model.tls.https_port))
+    for legacy in model.legacy:
+        sockets.append((f"legacy_ports.{legacy.service}", model.listen_address, legacy.port))
+    return sockets
+
+
+def _check_ports(model: ProxyModel) -> None:
+    sockets = bound_sockets(model)
+    for index, (path, address, port) in enumerate(sockets):
+        for earlier_path, earlier_address, earlier_port in sockets[:index]:
+            if port == earlier_port and _overlaps(address, earlier_address):
+                raise _fail(
+                    path,
+                    port,
+                    f"{earlier_path} already listens on port {port}; give each listener its own port",
+                )
+
+
+def _check_routes(model: ProxyModel) -> None:
+    """Reject a route that an earlier, unconditional prefix route already answers."""
+    routes = model.routes()
+    for index, route in enumerate(routes):
+        if route.backend not in model.backends and route.backend != "acme_solver":
+            raise _fail(route.field_path or route.name, route.backend, "route to one of the known backends")
+        if route.conditional:
+            continue
+        for earlier in routes[:index]:
+            if earlier.conditional:
+                continue
+            if route.prefix.startswith(earlier.prefix):
+                if route.name == "console" and earlier.field_path:
+                    raise _fail(
+                        earlier.field_path,
+                        earlier.prefix,
+                        "it would take every request the console answers; give a narrower prefix",
+                    )
+                path = route.field_path or f"routes ({route.name})"
+                raise _fail(
+                    path,
+                    route.prefix,
+                    f"it can never match: the earlier route {earlier.name!r} (prefix {earlier.prefix!r}) "
+                    "takes every such request; choose a prefix outside it or drop the route",
+                )

@@ -1,0 +1,240 @@
+"""Load-balancer annotations for the proxy Service, one table per platform.
+
+Plain Python: no Ansible imports. Every error is a ``ValueError`` whose message names the inventory
+variable, the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+PLATFORMS = ("aws", "gcp", "azure", "metallb", "nodeport", "kind", "local")
+CLOUD_PLATFORMS = ("aws", "gcp", "azure")
+
+# The chart has no proxy.service.loadBalancerSourceRanges key, so the allow-list travels as the
+# standard annotation, which the service controller (and cloud controllers) honour and which
+# `helm upgrade` keeps, because it is part of the values.
+SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
+
+AWS_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+AWS_TARGET_TYPE = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"
+AWS_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+AWS_SUBNETS = "service.beta.kubernetes.io/aws-load-balancer-subnets"
+AWS_EIP_ALLOCATIONS = "service.beta.kubernetes.io/aws-load-balancer-eip-allocations"
+GCP_LB_TYPE = "networking.gke.io/load-balancer-type"
+AZURE_RESOURCE_GROUP = "service.beta.kubernetes.io/azure-load-balancer-resource-group"
+AZURE_INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
+METALLB_POOL = "metallb.io/address-pool"
+METALLB_IPS = "metallb.io/loadBalancerIPs"
+
+# <optional DNS prefix>/<name>, as Kubernetes validates annotation keys.
+_KEY_PREFIX = r"(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+_KEY_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+ANNOTATION_KEY = re.compile(rf"^{_KEY_PREFIX}{_KEY_NAME}$")
+AWS_SUBNET = re.compile(r"^(subnet-[0-9a-f]{8,17}|[A-Za-z0-9][-A-Za-z0-9_.]*)$")
+AWS_EIP = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
+
+
+def check_platform(platform: str) -> str:
+    """The platform name, or an error listing the supported ones."""
+    if platform not in PLATFORMS:
+        raise ValueError(
+            f"pachyderm_platform (oneport_platform) is {platform!r}, which is not a supported platform; "
+            f"use one of: {', '.join(PLATFORMS)}"
+        )
+    return platform
+
+
+def check_source_ranges(ranges) -> list:
+    """Normalised CIDRs of the firewall allow-list, or an error naming the bad entry."""
+    if ranges is None:
+        return []
+    if not isinstance(ranges, (list, tuple)):
+        raise ValueError(
+            f"pachyderm_source_ranges (oneport_source_ranges) must be a list of CIDRs, got {ranges!r}; "
+            "write it as a YAML list such as ['203.0.113.0/24']"
+        )
+    result = []
+    for entry in ranges:
+        text = str(entry).strip()
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"pachyderm_source_ranges (oneport_source_ranges) has {entry!r}, which is not a CIDR; "
+                "write each entry as ADDRESS/PREFIX, for example 203.0.113.0/24"
+            ) from None
+        if "/" not in text or str(network) != text:
+            raise ValueError(
+                f"pachyderm_source_ranges (oneport_source_ranges) has {entry!r}, which is not a network "
+                f"address with its prefix; write {network} instead"
+            )
+        result.append(str(network))
+    return result
+
+
+def check_extra_annotations(annotations) -> dict:
+    """User-supplied Service annotations as a str->str map, or an error naming the bad entry."""
+    if annotations in (None, ""):
+        return {}
+    if not isinstance(annotations, dict):
+        raise ValueError(
+            f"pachyderm_service_annotations must be a mapping of annotation key to value, got "
+            f"{annotations!r}; write it as key: value lines"
+        )
+    result = {}
+    for key, value in annotations.items():
+        if not isinstance(key, str) or not ANNOTATION_KEY.match(key):
+            raise ValueError(
+                f"pachyderm_service_annotations has the key {key!r}, which is not a valid Kubernetes "
+                "annotation key; use [prefix/]name, for example example.com/owner"
+            )
+        if isinstance(value, (dict, list)) or value is None:
+            raise ValueError(
+                f"pachyderm_service_annotations[{key!r}] is {value!r}; an annotation value must be a "
+                "string (quote it)"
+            )
+        if key == SOURCE_RANGES_ANNOTATION:
+            raise ValueError(
+                f"pachyderm_service_annotations sets {key}; set pachyderm_source_ranges "
+                "(oneport_source_ranges) instead, which is validated and kept consistent"
+            )
+        result[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return result
+
+
+def _check_ip(variable: str, value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError(
+            f"{variable} is {value!r}, which is not an IP address; give the reserved address, "
+            "for example 203.0.113.10"
+        ) from None
+
+
+def _as_list(variable: str, value) -> list:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{variable} must be a list, got {value!r}; write it as a YAML list")
+    return [str(v).strip() for v in value]
+
+
+def load_balancer(
+    platform: str,
+    *,
+    internal: bool = False,
+    static_ip: str = "",
+    aws_subnets=(),
+    aws_eip_allocations=(),
+    azure_resource_group: str = "",
+    metallb_address_pool: str = "",
+    source_ranges=(),
+    extra_annotations=None,
+) -> dict:
+    """Annotations and loadBalancerIP for a LoadBalancer proxy Service on ``platform``.
+
+    Returns ``{"annotations": {...}, "load_balancer_ip": str}``.
+    """
+    check_platform(platform)
+    annotations: dict = {}
+    load_balancer_ip = ""
+    subnets = _as_list("pachyderm_aws_subnets", aws_subnets)
+    eips = _as_list("pachyderm_aws_eip_allocations", aws_eip_allocations)
+    if platform != "aws" and (subnets or eips):
+        raise ValueError(
+            f"pachyderm_aws_subnets/pachyderm_aws_eip_allocations are set but pachyderm_platform is "
+            f"{platform!r}; remove them or set the platform to aws"
+        )
+    if platform != "azure" and azure_resource_group:
+        raise ValueError(
+            f"pachyderm_azure_resource_group is {azure_resource_group!r} but pachyderm_platform is "
+            f"{platform!r}; remove it or set the platform to azure"
+        )
+    if platform not in ("metallb", "local") and metallb_address_pool:
+        raise ValueError(
+            f"pachyderm_metallb_address_pool is {metallb_address_pool!r} but pachyderm_platform is "
+            f"{platform!r}; remove it or set the platform to metallb"
+        )
+
+    if platform == "aws":
+        if static_ip:
+            raise ValueError(
+                f"pachyderm_lb_static_ip is {static_ip!r}, but an AWS NLB takes Elastic IPs, not an "
+                "address; list the allocation ids in pachyderm_aws_eip_allocations instead"
+            )
+        annotations[AWS_TYPE] = "external"
+        annotations[AWS_TARGET_TYPE] = "ip"
+        annotations[AWS_SCHEME] = "internal" if internal else "internet-facing"
+        for subnet in subnets:
+            if not AWS_SUBNET.match(subnet):
+                raise ValueError(
+                    f"pachyderm_aws_subnets has {subnet!r}, which is neither a subnet id nor a subnet "
+                    "name tag; use ids like subnet-0123abcd"
+                )
+        if subnets:
+            annotations[AWS_SUBNETS] = ",".join(subnets)
+        if eips:
+            if internal:
+                raise ValueError(
+                    "pachyderm_aws_eip_allocations is set but pachyderm_lb_internal is true; Elastic IPs "
+                    "only attach to an internet-facing NLB: drop them or set pachyderm_lb_internal: false"
+                )
+            for eip in eips:
+                if not AWS_EIP.match(eip):
+                    raise ValueError(
+                        f"pachyderm_aws_eip_allocations has {eip!r}, which is not an allocation id; use "
+                        "ids like eipalloc-0123abcd"
+                    )
+            if len(eips) != len(subnets):
+                raise ValueError(
+                    f"pachyderm_aws_eip_allocations lists {len(eips)} allocation(s) for {len(subnets)} "
+                    "subnet(s) in pachyderm_aws_subnets; an NLB needs exactly one Elastic IP per subnet"
+                )
+            annotations[AWS_EIP_ALLOCATIONS] = ",".join(eips)
+    elif platform == "gcp":
+        if static_ip:
+            load_balancer_ip = _check_ip("pachyderm_lb_static_ip", static_ip)
+        if internal:
+            annotations[GCP_LB_TYPE] = "Internal"
+    elif platform == "azure":
+        if static_ip:
+            load_balancer_ip = _check_ip("pachyderm_lb_static_ip", static_ip)
+        if azure_resource_group:
+            annotations[AZURE_RESOURCE_GROUP] = azure_resource_group
+        if internal:
+            annotations[AZURE_INTERNAL] = "true"
+    elif platform in ("metallb", "local"):
+        if metallb_address_pool and static_ip:
+            raise ValueError(
+                f"pachyderm_metallb_address_pool ({metallb_address_pool!r}) and pachyderm_lb_static_ip "
+                f"({static_ip!r}) are both set; MetalLB takes either a pool or a fixed address: keep one"
+            )
+        if metallb_address_pool:
+            annotations[METALLB_POOL] = metallb_address_pool
+        if static_ip:
+            annotations[METALLB_IPS] = _check_ip("pachyderm_lb_static_ip", static_ip)
+    elif static_ip:
+        load_balancer_ip = _check_ip("pachyderm_lb_static_ip", static_ip)
+
+    ranges = check_source_ranges(source_ranges)
+    if ranges:
+        annotations[SOURCE_RANGES_ANNOTATION] = ",".join(ranges)
+
+    for key, value in check_extra_annotations(extra_annotations).items():
+        if key in annotations and annotations[key] != value:
+            raise ValueError(
+                f"pachyderm_service_annotations sets {key}={value!r}, which the role derives as "
+                f"{annotations[key]!r} from the platform variables; change those variables instead"
+            )
+        annotations[key] = value
+    return {"annotations": annotations, "load_balancer_ip": load_balancer_ip}
+
+
+def is_public(platform: str, service_type: str, internal: bool) -> bool:
+    """True when the proxy gets an Internet-facing cloud load balancer."""
+    return service_type == "LoadBalancer" and platform in CLOUD_PLATFORMS and not internal

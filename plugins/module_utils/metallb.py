@@ -1,0 +1,243 @@
+# Copyright: oneport.pachyderm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""MetalLB configuration objects from the metallb role's structured variables.
+
+The role's variables use snake_case keys; this model checks them (names, references, ASNs, address
+ranges without overlaps) and turns them into IPAddressPool, L2Advertisement, BGPPeer and
+BGPAdvertisement objects. Every error names the variable path, the bad value and the fix, and is
+raised before the role applies anything. Plain Python, no Ansible imports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils.ip_ranges import (
+    RangeError,
+    check_no_overlaps,
+    parse_range,
+)
+
+API_VERSION = "metallb.io/v1beta1"
+BGP_PEER_API_VERSION = "metallb.io/v1beta2"
+MAX_ASN = 4294967295
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# snake_case variable key -> CRD field, per object kind; `name` is handled apart.
+POOL_FIELDS = {"addresses": "addresses", "auto_assign": "autoAssign", "avoid_buggy_ips": "avoidBuggyIPs"}
+L2_FIELDS = {
+    "ip_address_pools": "ipAddressPools",
+    "interfaces": "interfaces",
+    "node_selectors": "nodeSelectors",
+}
+PEER_FIELDS = {
+    "my_asn": "myASN",
+    "peer_asn": "peerASN",
+    "dynamic_asn": "dynamicASN",
+    "peer_address": "peerAddress",
+    "peer_port": "peerPort",
+    "source_address": "sourceAddress",
+    "router_id": "routerID",
+    "hold_time": "holdTime",
+    "keepalive_time": "keepaliveTime",
+    "ebgp_multi_hop": "ebgpMultiHop",
+    "password_secret": "passwordSecret",
+    "bfd_profile": "bfdProfile",
+    "vrf": "vrf",
+    "node_selectors": "nodeSelectors",
+}
+BGP_AD_FIELDS = {
+    "ip_address_pools": "ipAddressPools",
+    "aggregation_length": "aggregationLength",
+    "aggregation_length_v6": "aggregationLengthV6",
+    "local_pref": "localPref",
+    "communities": "communities",
+    "peers": "peers",
+    "node_selectors": "nodeSelectors",
+}
+
+
+class MetalLBConfigError(ValueError):
+    """Bad MetalLB variables; the message names the variable, the value and the fix."""
+
+
+def _entries(value, variable):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MetalLBConfigError(f"{variable}: expected a list of mappings, got {type(value).__name__}")
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise MetalLBConfigError(
+                f"{variable}[{index}]: expected a mapping with at least `name`, got {entry!r}"
+            )
+    return value
+
+
+def _name(entry, where, seen):
+    name = entry.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 63:
+        raise MetalLBConfigError(
+            f"{where}.name: {name!r} is not a valid Kubernetes name; "
+            "use lower-case letters, digits and '-' (at most 63 characters), e.g. 'public'"
+        )
+    if name in seen:
+        raise MetalLBConfigError(f"{where}.name: {name!r} is used twice; give each entry its own name")
+    seen.add(name)
+    return name
+
+
+def _spec(entry, fields, where):
+    unknown = sorted(set(entry) - set(fields) - {"name"})
+    if unknown:
+        raise MetalLBConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; the keys are name, {', '.join(fields)}"
+        )
+    return {fields[key]: value for key, value in entry.items() if key != "name" and value is not None}
+
+
+def _object(kind, name, namespace, spec, api_version=API_VERSION):
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def _pool_refs(spec, where, pools):
+    refs = spec.get("ipAddressPools", [])
+    if not isinstance(refs, list):
+        raise MetalLBConfigError(f"{where}.ip_address_pools: expected a list of pool names, got {refs!r}")
+    for ref in refs:
+        if ref not in pools:
+            known = ", ".join(sorted(pools)) or "none defined"
+            raise MetalLBConfigError(
+                f"{where}.ip_address_pools: {ref!r} is not a pool in metallb_address_pools ({known}); "
+                "name one of them or add the pool"
+            )
+
+
+def _asn(value, where):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ASN:
+        raise MetalLBConfigError(f"{where}: {value!r} is not an AS number; use an integer 1..{MAX_ASN}")
+
+
+def _address(value, where):
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        raise MetalLBConfigError(f"{where}: {value!r} is not an IP address; write e.g. 10.0.0.1") from None
+
+
+def address_pools(pools, namespace):
+    """IPAddressPool objects; every range is parsed and no two ranges (in or across pools) overlap."""
+    seen, objects, ranges = set(), [], []
+    for index, entry in enumerate(_entries(pools, "metallb_address_pools")):
+        where = f"metallb_address_pools[{index}]"
+        name = _name(entry, where, seen)
+        spec = _spec(entry, POOL_FIELDS, where)
+        addresses = spec.get("addresses")
+        if not isinstance(addresses, list) or not addresses:
+            raise MetalLBConfigError(
+                f"{where}.addresses: {addresses!r} is not a non-empty list; "
+                "list CIDRs or a-b ranges, e.g. ['192.168.10.240-192.168.10.250']"
+            )
+        try:
+            parsed = [parse_range(text, f"{where}.addresses[{i}]") for i, text in enumerate(addresses)]
+        except RangeError as exc:
+            raise MetalLBConfigError(str(exc)) from None
+        ranges.extend(parsed)
+        spec["addresses"] = [r.text for r in parsed]
+        for flag in ("autoAssign", "avoidBuggyIPs"):
+            if flag in spec and not isinstance(spec[flag], bool):
+                key = next(k for k, v in POOL_FIELDS.items() if v == flag)
+                raise MetalLBConfigError(f"{where}.{key}: {spec[flag]!r} is not a boolean; use true or false")
+        objects.append(_object("IPAddressPool", name, namespace, spec))
+    try:
+        check_no_overlaps(ranges)
+    except RangeError as exc:
+        raise MetalLBConfigError(str(exc)) from None
+    return objects
+
+
+def l2_advertisements(ads, namespace, pools):
+    seen, objects = set(), []
+    for index, entry in enumerate(_entries(ads, "metallb_l2_advertisements")):
+        where = f"metallb_l2_advertisements[{index}]"
+        name = _name(entry, where, seen)
+        spec = _spec(entry, L2_FIELDS, where)
+        _pool_refs(spec, where, pools)
+        objects.append(_object("L2Advertisement", name, namespace, spec))
+    return objects
+
+
+def bgp_peers(peers, namespace):
+    seen, objects = set(), []
+    for index, entry in enumerate(_entries(peers, "metallb_bgp_peers")):
+        where = f"metallb_bgp_peers[{index}]"
+        name = _name(entry, where, seen)
+        spec = _spec(entry, PEER_FIELDS, where)
+        if "myASN" not in spec:
+            raise MetalLBConfigError(f"{where}.my_asn: missing; set this cluster's AS number, e.g. 64500")
+        _asn(spec["myASN"], f"{where}.my_asn")
+        if "peerASN" in spec and "dynamicASN" in spec:
+            raise MetalLBConfigError(f"{where}: set peer_asn or dynamic_asn, not both")
+        if "peerASN" in spec:
+            _asn(spec["peerASN"], f"{where}.peer_asn")
+        elif spec.get("dynamicASN") not in ("internal", "external"):
+            raise MetalLBConfigError(
+                f"{where}.peer_asn: missing; set the router's AS number (e.g. 64501) "
+                "or dynamic_asn: internal|external"
+            )
+        if "peerAddress" not in spec:
+            raise MetalLBConfigError(f"{where}.peer_address: missing; set the router's IP address")
+        _address(spec["peerAddress"], f"{where}.peer_address")
+        if "routerID" in spec:
+            _address(spec["routerID"], f"{where}.router_id")
+        if "passwordSecret" in spec:
+            spec["passwordSecret"] = {"name": spec["passwordSecret"], "namespace": namespace}
+        objects.append(_object("BGPPeer", name, namespace, spec, BGP_PEER_API_VERSION))
+    return objects
+
+
+def bgp_advertisements(ads, namespace, pools, peers):
+    seen, objects = set(), []
+    for index, entry in enumerate(_entries(ads, "metallb_bgp_advertisements")):
+        where = f"metallb_bgp_advertisements[{index}]"
+        name = _name(entry, where, seen)
+        spec = _spec(entry, BGP_AD_FIELDS, where)
+        _pool_refs(spec, where, pools)
+        for peer in spec.get("peers", []):
+            if peer not in peers:
+                raise MetalLBConfigError(
+                    f"{where}.peers: {peer!r} is not a peer in metallb_bgp_peers; name one of them"
+                )
+        objects.append(_object("BGPAdvertisement", name, namespace, spec))
+    return objects
+
+
+def build_objects(config):
+    """Every MetalLB object of the configuration, pools first (the advertisements refer to them).
+
+    ``config`` holds ``namespace``, ``address_pools``, ``l2_advertisements``, ``bgp_peers`` and
+    ``bgp_advertisements`` as the role's variables give them.
+    """
+    namespace = config.get("namespace") or "metallb-system"
+    pools = address_pools(config.get("address_pools"), namespace)
+    pool_names = {p["metadata"]["name"] for p in pools}
+    peers = bgp_peers(config.get("bgp_peers"), namespace)
+    peer_names = {p["metadata"]["name"] for p in peers}
+    l2 = l2_advertisements(config.get("l2_advertisements"), namespace, pool_names)
+    bgp = bgp_advertisements(config.get("bgp_advertisements"), namespace, pool_names, peer_names)
+    if pools and not (l2 or bgp):
+        raise MetalLBConfigError(
+            "metallb_l2_advertisements / metallb_bgp_advertisements: both empty, so MetalLB would "
+            "announce none of the pools; add an L2 advertisement (e.g. [{name: l2}]) or a BGP one"
+        )
+    if bgp and not peers:
+        raise MetalLBConfigError(
+            "metallb_bgp_peers: empty while metallb_bgp_advertisements is set; add the routers to peer with"
+        )
+    return pools + peers + l2 + bgp

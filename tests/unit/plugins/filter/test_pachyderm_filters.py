@@ -1,0 +1,65 @@
+"""The pachyderm filters: thin faces that turn model errors into filter errors and decode Secrets."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.oneport.pachyderm.plugins.filter import pachyderm as filters
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_every_filter_is_registered():
+    assert set(filters.FilterModule().filters()) == {
+        "pachyderm_check_inputs",
+        "pachyderm_pin",
+        "pachyderm_values",
+        "pachyderm_chart_problems",
+        "pachyderm_redact",
+        "pachyderm_upstream_idps",
+        "pachyderm_endpoint",
+    }
+
+
+def test_a_model_error_becomes_a_filter_error_with_the_same_message():
+    with pytest.raises(AnsibleFilterError, match="pachyderm_platform"):
+        filters.pachyderm_check_inputs({"platform": "nowhere"})
+
+
+def test_pin_decodes_the_secret_data_kubernetes_returns():
+    data = {"root-token": b64("kept-token")}
+    pinned = filters.pachyderm_pin(data, {"platform": "local"})
+    assert pinned["values"]["root-token"] == "kept-token"
+    assert "root-token" not in pinned["generated"]
+
+
+def test_values_decode_the_storage_secret():
+    inputs = {
+        "platform": "metallb",
+        "storage_backend": "minio",
+        "storage_bucket": "pachyderm",
+        "storage_endpoint": "minio:9000",
+        "storage_credentials_secret": "minio",
+    }
+    pinned = filters.pachyderm_pin({}, inputs)["values"]
+    data = {"access-key-id": b64("id"), "secret-access-key": b64("key")}
+    amazon = filters.pachyderm_values(inputs, pinned, data)["pachd"]["storage"]["amazon"]
+    assert (amazon["id"], amazon["secret"]) == ("id", "key")
+
+
+def test_values_without_the_secret_read_use_placeholders():
+    inputs = {
+        "platform": "metallb",
+        "storage_backend": "minio",
+        "storage_bucket": "pachyderm",
+        "storage_endpoint": "minio:9000",
+        "storage_credentials_secret": "minio",
+    }
+    pinned = filters.pachyderm_pin({}, inputs)["values"]
+    amazon = filters.pachyderm_values(inputs, pinned)["pachd"]["storage"]["amazon"]
+    assert amazon["secret"] == "<from Secret minio>"

@@ -1,0 +1,151 @@
+"""Every inventory under inventories/ produces Pachyderm values the reference chart accepts."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+from ansible.vars.manager import VariableManager
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = REPO / "roles" / "pachyderm"
+INVENTORIES = sorted(p.parent for p in (REPO / "inventories").rglob("hosts.yml"))
+
+
+def trusted(value):
+    if isinstance(value, dict):
+        return {k: trusted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [trusted(v) for v in value]
+    return trust_as_template(value) if isinstance(value, str) else value
+
+
+def role_template(inventory: Path, role: str, expression):
+    """``expression`` templated as ``role`` would see it for localhost of ``inventory``."""
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=[str(inventory)])
+    variables = VariableManager(loader=loader, inventory=manager)
+    host_vars = variables.get_vars(host=manager.get_host("localhost"))
+    # The role's own files are trusted templates, as in a real run.
+    role_dir = REPO / "roles" / role
+    role_vars = trusted(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()))
+    role_vars.update(host_vars)
+    if (role_dir / "vars" / "main.yml").is_file():
+        role_vars.update(trusted(yaml.safe_load((role_dir / "vars" / "main.yml").read_text())))
+    templar = Templar(loader=loader, variables=role_vars)
+    return json.loads(json.dumps(templar.template(trusted(expression))))
+
+
+@functools.cache
+def role_inputs(inventory: Path) -> dict:
+    """The values-model inputs the pachyderm role computes for localhost of ``inventory``."""
+    return role_template(inventory, "pachyderm", "{{ _pachyderm_inputs }}")
+
+
+def role_plan(inventory: Path, role: str, task_file: str, fact: str):
+    """What ``role``'s set_fact of ``fact`` computes: its own input template, then its own filter."""
+    for task in yaml.safe_load((REPO / "roles" / role / "tasks" / task_file).read_text()):
+        expression = task.get("ansible.builtin.set_fact", {}).get(fact)
+        if expression:
+            break
+    else:
+        raise LookupError(f"{role}/tasks/{task_file} sets no {fact}")
+    inputs, _pipe, filter_name = expression.strip().removesuffix("}}").rpartition("| oneport.pachyderm.")
+    config = role_template(inventory, role, inputs + "}}")
+    return collection_filter(filter_name.strip())(config)
+
+
+def collection_filter(name: str):
+    """A filter of this collection by name, from the plugin that registers it."""
+    for path in sorted((REPO / "plugins" / "filter").glob("*.py")):
+        module = importlib.import_module(f"ansible_collections.oneport.pachyderm.plugins.filter.{path.stem}")
+        found = getattr(module, "FilterModule", None)
+        if found and name in found().filters():
+            return found().filters()[name]
+    raise LookupError(f"no filter {name}")
+
+
+def crd_schemas(directory: Path) -> dict:
+    """(apiVersion, kind) -> openAPIV3Schema of every served CRD version in ``directory``."""
+    schemas = {}
+    for path in sorted(directory.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        for version in crd["spec"]["versions"]:
+            if version.get("served"):
+                key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+                schemas[key] = version["schema"]["openAPIV3Schema"]
+    return schemas
+
+
+@pytest.fixture(scope="module")
+def chart(reference_dir):
+    base = reference_dir / "pachyderm"
+    return (
+        json.loads((base / "values.schema.json").read_text()),
+        yaml.safe_load((base / "values.yaml").read_text()),
+    )
+
+
+def test_every_shape_has_an_inventory():
+    names = {str(p.relative_to(REPO / "inventories")) for p in INVENTORIES}
+    assert {"local", "kind", "onprem", "prod/aws", "prod/gcp", "prod/azure"} <= names
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories")))
+def test_inventory_values_fit_the_reference_chart(inventory, chart):
+    schema, chart_values = chart
+    inputs = role_inputs(inventory)
+    pinned = model.pin(None, model.pinned_keys(inputs))["values"]
+    values = model.build_values(inputs, pinned)
+    assert model.chart_problems(values, schema, chart_values) == []
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories")))
+def test_inventory_outside_a_sandbox_keeps_the_mock_idp_off(inventory):
+    inputs = role_inputs(inventory)
+    if model.environment(inputs) == "production":
+        pinned = model.pin(None, model.pinned_keys(inputs))["values"]
+        assert model.build_values(inputs, pinned)["oidc"]["mockIDP"] is False
+
+
+METALLB_INVENTORIES = [p for p in INVENTORIES if role_inputs(p)["platform"] == "metallb"]
+TLS_INVENTORIES = [
+    p for p in INVENTORIES if role_inputs(p)["tls"] in ("self_signed", "acme_http01", "acme_dns01")
+]
+
+
+@pytest.mark.parametrize(
+    "inventory", METALLB_INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories"))
+)
+def test_inventory_metallb_objects_fit_the_crds(inventory, reference_dir):
+    import jsonschema
+
+    schemas = crd_schemas(reference_dir / "crds" / "metallb-v0.16.1")
+    objects = role_plan(inventory, "metallb", "validate.yml", "metallb_objects")
+    assert objects
+    for obj in objects:
+        jsonschema.Draft7Validator(schemas[(obj["apiVersion"], obj["kind"])]).validate(obj)
+    pools = {o["metadata"]["name"] for o in objects if o["kind"] == "IPAddressPool"}
+    assert role_inputs(inventory)["metallb_address_pool"] in pools
+
+
+@pytest.mark.parametrize("inventory", TLS_INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories")))
+def test_inventory_cert_manager_objects_fit_the_crds(inventory, reference_dir):
+    import jsonschema
+
+    schemas = crd_schemas(reference_dir / "crds" / "cert-manager-v1.21.1")
+    plan = role_plan(inventory, "cert_manager", "validate.yml", "cert_manager_plan")
+    objects = plan["issuers"] + ([plan["certificate"]] if plan.get("certificate") else [])
+    assert objects
+    for obj in objects:
+        jsonschema.Draft7Validator(schemas[(obj["apiVersion"], obj["kind"])]).validate(obj)
+    assert plan["certificate"]["spec"]["secretName"] == role_inputs(inventory)["tls_secret_name"]
