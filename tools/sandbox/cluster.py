@@ -623,7 +623,7 @@ class Sandbox:
                 while _group_alive(pid):
                     _reap(pid)
                     time.sleep(0.1)
-            _reap(pid)
+            _reap(pid, timeout=5.0)
             self._pid_file(name).unlink(missing_ok=True)
             log(f"{name}: stopped")
 
@@ -657,10 +657,20 @@ class Sandbox:
         return all(s.running for s in self.status())
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status of a component this process started itself (no zombie left)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+def _reap(pid: int, timeout: float = 0.0) -> None:
+    """Collect the exit status of a component this process started itself (no zombie left).
+
+    Components started by another process (an earlier `up`) are not our children: nothing to do.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
