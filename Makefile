@@ -79,3 +79,9 @@ cluster-status: ## show each sandbox component and its health
 .PHONY: bench-proxy
 bench-proxy: setup ## gRPC upload throughput: direct vs our Envoy config vs Pachyderm's, at 0/20/60 ms RTT
 	$(PY) tools/bench_proxy.py
+
+.PHONY: ee-context
+ee-context: setup ## execution-environment build context in .build/ee-context (then: podman build .build/ee-context)
+	$(PY) tools/render_ee.py --check
+	ansible-galaxy collection build --force --output-path dist
+	ansible-builder create --file execution-environment.yml --context .build/ee-context --output-filename Containerfile

@@ -9,22 +9,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.oneport.pachyderm.plugins.filter.envoy_config import _plain
 from ansible_collections.oneport.pachyderm.plugins.module_utils import edge_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import (
     EnvoyConfigError,
     secret_files,
 )
-
-
-def _plain(value):
-    """Ansible's tagged strings and lazy containers into plain Python values."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def edge_proxy_description(params):

@@ -247,40 +247,40 @@ def _credentials(access_key: str, secret_key: str):
     return Credentials(access_key or DUMMY_ACCESS_KEY, secret_key or DUMMY_SECRET_KEY)
 
 
+def _probe_s3(name: str, endpoint: Endpoint, access_key: str, secret_key: str, region: str, presigned: bool):
+    """ListBuckets signed in the header (as SDKs send it) or in the query (a presigned URL)."""
+    target = endpoint.base_url + "/"
+    if SigV4Auth is None:
+        return ProbeResult(name, "failed", target, "the Python library botocore is not installed")
+    request = AWSRequest(method="GET", url=target, headers={"Host": endpoint.authority})
+    credentials = _credentials(access_key, secret_key)
+    if presigned:
+        S3SigV4QueryAuth(credentials, "s3", region, expires=300).add_auth(request)
+        url = urllib.parse.urlsplit(request.url)
+        path, headers = f"{url.path}?{url.query}", {}
+    else:
+        SigV4Auth(credentials, "s3", region).add_auth(request)
+        path, headers = "/", {k: v for k, v in request.headers.items() if k.lower() != "host"}
+    try:
+        status, response_headers, body = http_get(endpoint, path, headers)
+    except (OSError, http.client.HTTPException) as exc:
+        return ProbeResult(name, "failed", target, _describe_error(exc))
+    ok, detail = _s3_answer(status, response_headers, body)
+    return ProbeResult(name, "ok" if ok else "failed", target, detail)
+
+
 def probe_s3(
     endpoint: Endpoint, access_key: str = "", secret_key: str = "", region: str = "us-east-1"
 ) -> ProbeResult:
     """A SigV4 header-signed ListBuckets, answered with S3 XML by the gateway, not the console."""
-    target = endpoint.base_url + "/"
-    if SigV4Auth is None:
-        return ProbeResult("s3", "failed", target, "the Python library botocore is not installed")
-    request = AWSRequest(method="GET", url=endpoint.base_url + "/", headers={"Host": endpoint.authority})
-    SigV4Auth(_credentials(access_key, secret_key), "s3", region).add_auth(request)
-    headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-    try:
-        status, response_headers, body = http_get(endpoint, "/", headers)
-    except (OSError, http.client.HTTPException) as exc:
-        return ProbeResult("s3", "failed", target, _describe_error(exc))
-    ok, detail = _s3_answer(status, response_headers, body)
-    return ProbeResult("s3", "ok" if ok else "failed", target, detail)
+    return _probe_s3("s3", endpoint, access_key, secret_key, region, presigned=False)
 
 
 def probe_s3_presigned(
     endpoint: Endpoint, access_key: str = "", secret_key: str = "", region: str = "us-east-1"
 ) -> ProbeResult:
     """A presigned (query-signed) ListBuckets URL, as S3 clients share them, answered by the gateway."""
-    target = endpoint.base_url + "/"
-    if SigV4Auth is None:
-        return ProbeResult("s3_presigned", "failed", target, "the Python library botocore is not installed")
-    request = AWSRequest(method="GET", url=endpoint.base_url + "/", headers={"Host": endpoint.authority})
-    S3SigV4QueryAuth(_credentials(access_key, secret_key), "s3", region, expires=300).add_auth(request)
-    path = urllib.parse.urlsplit(request.url)
-    try:
-        status, response_headers, body = http_get(endpoint, f"{path.path}?{path.query}")
-    except (OSError, http.client.HTTPException) as exc:
-        return ProbeResult("s3_presigned", "failed", target, _describe_error(exc))
-    ok, detail = _s3_answer(status, response_headers, body)
-    return ProbeResult("s3_presigned", "ok" if ok else "failed", target, detail)
+    return _probe_s3("s3_presigned", endpoint, access_key, secret_key, region, presigned=True)
 
 
 def probe_dex(endpoint: Endpoint) -> ProbeResult:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
+import ipaddress
 import json
 import os
 import shutil
@@ -23,6 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -258,3 +264,66 @@ def write_json(path: Path, data: dict) -> Path:
     path.write_text(json.dumps(data, indent=2))
     os.chmod(path, 0o600)
     return path
+
+
+def run_playbook(repo: Path, playbook: Path, extra_vars: dict, vars_file: Path, *args):
+    """ansible-playbook on the local inventory with extra vars from a JSON file; never raises."""
+    vars_file.write_text(json.dumps(extra_vars))
+    return subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(repo / "inventories" / "local"),
+            str(playbook),
+            "-e",
+            f"@{vars_file}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        check=False,
+    )
+
+
+def issue_certificate(directory):
+    """A CA and a server certificate for edge.oneport.test and 127.0.0.1; returns (ca path, chain, key)."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oneport edge test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edge.oneport.test")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("edge.oneport.test"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path = directory / "ca.crt"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return ca_path, chain, key_pem

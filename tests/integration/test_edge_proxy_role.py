@@ -9,10 +9,8 @@ response is in flight; the other backends point at a closed port until a test mo
 
 from __future__ import annotations
 
-import datetime
 import grp
 import http.client
-import ipaddress
 import json
 import os
 import pwd
@@ -27,11 +25,14 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from probe_backends import GrpcHealthBackend, envoy_binary, free_port, wait_ready
+from probe_backends import (
+    GrpcHealthBackend,
+    envoy_binary,
+    free_port,
+    issue_certificate,
+    run_playbook,
+    wait_ready,
+)
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import oneport_probe as probe
 
@@ -126,23 +127,8 @@ class Edge:
         self.supervised = None
 
     def converge(self, *args, **overrides):
-        vars_file = self.prefix / "vars.json"
-        vars_file.write_text(json.dumps({**self.vars, **overrides}))
-        return subprocess.run(
-            [
-                "ansible-playbook",
-                "-i",
-                str(self.repo / "inventories" / "local"),
-                str(self.playbook),
-                "-e",
-                f"@{vars_file}",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=self.repo,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-            check=False,
+        return run_playbook(
+            self.repo, self.playbook, {**self.vars, **overrides}, self.prefix / "vars.json", *args
         )
 
     @property
@@ -281,48 +267,6 @@ def test_a_config_change_hot_restarts_envoy_while_an_established_stream_survives
     assert any(arrived > took_over + 3 for arrived, _text in lines), "the stream did not outlive the restart"
 
 
-def issue_certificate(directory):
-    """A CA and a server certificate for edge.oneport.test and 127.0.0.1; returns (ca path, chain, key)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oneport edge test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edge.oneport.test")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("edge.oneport.test"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_path = directory / "ca.crt"
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    chain = cert.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return ca_path, chain, key_pem
-
-
 def test_tls_certificate_files_are_private_to_envoy_and_serve_https_and_grpc(edge, request):
     ca_path, chain, key_pem = issue_certificate(edge.prefix)
     https_port = free_port()
@@ -374,23 +318,8 @@ def test_rendered_unit_passes_systemd_analyze_verify(edge):
         "    - ansible.builtin.include_role:\n        name: oneport.pachyderm.edge_proxy\n"
         "        tasks_from: unit.yml\n"
     )
-    vars_file = edge.prefix / "unit-vars.json"
-    vars_file.write_text(json.dumps(edge.vars))
     (edge.prefix / "systemd").mkdir(exist_ok=True)
-    result = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(edge.repo / "inventories" / "local"),
-            str(playbook),
-            "-e",
-            f"@{vars_file}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=edge.repo,
-        check=False,
-    )
+    result = run_playbook(edge.repo, playbook, edge.vars, edge.prefix / "unit-vars.json")
     assert result.returncode == 0, result.stdout + result.stderr
     unit = edge.prefix / "systemd" / "oneport-envoy.service"
     text = unit.read_text()

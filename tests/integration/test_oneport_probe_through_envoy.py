@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 from probe_backends import (
@@ -18,6 +16,7 @@ from probe_backends import (
     envoy_binary,
     free_port,
     loopback_config,
+    run_playbook,
     write_json,
 )
 
@@ -123,30 +122,14 @@ def test_console_row_fails_when_the_console_is_down(one_port):
     assert results["s3"].status == "ok"
 
 
-def run_playbook(repo_root, tmp_path, playbook, extra_vars, *args):
-    """ansible-playbook playbooks/<playbook> on the local inventory with extra vars from a file."""
+def run_named_playbook(repo_root, tmp_path, playbook, extra_vars, *args):
+    """playbooks/<playbook> on the local inventory."""
     vars_file = tmp_path / f"vars-{playbook}.json"
-    vars_file.write_text(json.dumps(extra_vars))
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(repo_root / "inventories" / "local"),
-            str(repo_root / "playbooks" / playbook),
-            "-e",
-            f"@{vars_file}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=repo_root,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-        check=False,
-    )
+    return run_playbook(repo_root, repo_root / "playbooks" / playbook, extra_vars, vars_file, *args)
 
 
 def run_verify(repo_root, tmp_path, extra_vars, *args):
-    return run_playbook(repo_root, tmp_path, "verify.yml", extra_vars, *args)
+    return run_named_playbook(repo_root, tmp_path, "verify.yml", extra_vars, *args)
 
 
 def test_verify_role_passes_and_prints_the_table_for_the_published_endpoint_fact(
@@ -195,7 +178,7 @@ def test_pachctl_version_through_the_context_the_pachctl_context_role_wrote(one_
         pytest.skip("pachctl not installed: run `make setup`")
     endpoint = one_port()
     config = tmp_path / "pachctl" / "config.json"
-    written = run_playbook(
+    written = run_named_playbook(
         repo_root,
         tmp_path,
         "pachctl_context.yml",

@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import stat
 import subprocess
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
-
-def ca_pem() -> str:
-    """A self-signed CA certificate, as cert_manager's self_signed issuer makes one."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oneport test CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+from probe_backends import issue_certificate, run_playbook
 
 
 @pytest.fixture
@@ -40,24 +17,9 @@ def converge(repo_root, tmp_path):
     config = tmp_path / "pachyderm" / "config.json"
 
     def run(extra, *args):
-        vars_file = tmp_path / "vars.json"
-        vars_file.write_text(json.dumps({"pachctl_context_config_path": str(config), **extra}))
-        return subprocess.run(
-            [
-                "ansible-playbook",
-                "-i",
-                str(repo_root / "inventories" / "local"),
-                str(repo_root / "playbooks" / "pachctl_context.yml"),
-                "-e",
-                f"@{vars_file}",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=repo_root,
-            env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-            check=False,
-        )
+        playbook = repo_root / "playbooks" / "pachctl_context.yml"
+        extra_vars = {"pachctl_context_config_path": str(config), **extra}
+        return run_playbook(repo_root, playbook, extra_vars, tmp_path / "vars.json", *args)
 
     run.config = config
     return run
@@ -104,8 +66,8 @@ def test_second_run_and_check_mode_change_nothing(converge):
     assert "changed=0" in checked.stdout, checked.stdout
 
 
-def test_a_tls_address_stores_the_ca_pachctl_will_trust(repo_root, converge):
-    pem = ca_pem()
+def test_a_tls_address_stores_the_ca_pachctl_will_trust(repo_root, converge, tmp_path):
+    pem = issue_certificate(tmp_path)[0].read_text()
     published = {
         **PUBLISHED,
         "oneport_proxy_endpoint": {"pachd_address": "grpcs://pachyderm.example.com:443"},

@@ -1,0 +1,86 @@
+"""pachctl_context and verify read the CA of a self-signed certificate from its Secret in a real cluster.
+
+Needs the sandbox's kube-apiserver (`make cluster-up`); skipped with the reason when it is not running.
+The test writes a Secret shaped like the one cert-manager issues (tls.crt, tls.key, ca.crt) into a
+namespace of its own and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+from probe_backends import issue_certificate, run_playbook
+
+KUBECONFIG_PARTS = (".build", "sandbox", "kubeconfig")
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(repo_root):
+    path = repo_root.joinpath(*KUBECONFIG_PARTS)
+    if not path.is_file():
+        pytest.skip("the sandbox is not running: `make cluster-up` first")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tls_secret(kubeconfig, tmp_path_factory):
+    kubernetes = pytest.importorskip("kubernetes")
+    client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+    core = kubernetes.client.CoreV1Api(client)
+    namespace = f"oneport-ca-{uuid.uuid4().hex[:8]}"
+    ca_path, chain, key = issue_certificate(tmp_path_factory.mktemp("ca"))
+    ca = ca_path.read_text()
+    core.create_namespace({"metadata": {"name": namespace}})
+    data = {"tls.crt": chain, "tls.key": key, "ca.crt": ca}
+    core.create_namespaced_secret(
+        namespace,
+        {
+            "metadata": {"name": "pachyderm-proxy-tls"},
+            "type": "kubernetes.io/tls",
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        },
+    )
+    yield {"name": "pachyderm-proxy-tls", "namespace": namespace, "ca": ca, "key": key}
+    core.delete_namespace(namespace)
+
+
+def test_pachctl_context_trusts_the_ca_from_the_secret_and_never_prints_the_key(
+    repo_root, kubeconfig, tls_secret, tmp_path
+):
+    config = tmp_path / "config.json"
+    extra = {
+        "oneport_tls": "self_signed",
+        "oneport_kubeconfig": str(kubeconfig),
+        "oneport_tls_secret": {"name": tls_secret["name"], "namespace": tls_secret["namespace"]},
+        "oneport_proxy_endpoint": {"pachd_address": "grpcs://pachyderm.localhost:443"},
+        "pachctl_context_config_path": str(config),
+    }
+    result = run_playbook(
+        repo_root, repo_root / "playbooks" / "pachctl_context.yml", extra, tmp_path / "v.json", "-v"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
+    context = json.loads(config.read_text())["v2"]["contexts"]["oneport"]
+    assert base64.b64decode(context["server_cas"]).decode() == tls_secret["ca"]
+
+
+def test_verify_reads_the_ca_from_the_secret_for_an_https_endpoint(
+    repo_root, kubeconfig, tls_secret, tmp_path
+):
+    # No listener on the endpoint: the console row fails on the connection, after the CA was read.
+    extra = {
+        "oneport_tls": "self_signed",
+        "oneport_kubeconfig": str(kubeconfig),
+        "oneport_tls_secret": {"name": tls_secret["name"], "namespace": tls_secret["namespace"]},
+        "verify_endpoint": "https://127.0.0.1:9",
+        "verify_probes": ["console"],
+    }
+    result = run_playbook(repo_root, repo_root / "playbooks" / "verify.yml", extra, tmp_path / "v.json", "-v")
+    output = result.stdout + result.stderr
+    assert "PRIVATE KEY" not in output
+    assert "Take the CA from the Secret's ca.crt" in output
+    assert "ok: [localhost]" in output.split("Take the CA from the Secret's ca.crt", 1)[1][:400]
+    assert "console: ConnectionRefusedError" in output
