@@ -11,6 +11,11 @@ from .cluster import Sandbox, SandboxError
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.sandbox", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "kubeconfig", "charts"])
+    parser.add_argument(
+        "--wipe-data",
+        action="store_true",
+        help="with down: also delete the cluster's etcd data (the CA, keys and ports stay)",
+    )
     args = parser.parse_args(argv)
     sandbox = Sandbox()
     try:
@@ -19,7 +24,11 @@ def main(argv=None) -> int:
             print(f"export KUBECONFIG={sandbox.kubeconfig}")
         elif args.command == "down":
             sandbox.down()
-            print("sandbox stopped")
+            if args.wipe_data:
+                sandbox.wipe_data()
+                print(f"sandbox stopped; cluster data deleted ({sandbox.root / 'data'})")
+            else:
+                print("sandbox stopped")
         elif args.command == "charts":
             from .charts import build_all
 

@@ -1,7 +1,8 @@
 """Assemble the fixture charts into .build/charts/<name> with the vendor data they honour.
 
 The vendor charts cannot be downloaded here. Our fixture charts (tests/fixtures/charts/) carry our own
-templates; this copies them and adds the real data from the shared reference directory:
+templates (stored as templates/*.yaml.tmpl, renamed to *.yaml here); this copies them and adds the
+real data from the shared reference directory:
 - pachyderm: the chart's real values.yaml and values.schema.json, so helm validates values against
   the real schema;
 - metallb, cert-manager: the real CRDs, under files/crds/, which the fixture templates install.
@@ -54,6 +55,9 @@ def build_chart(name: str, dest_root: Path | None = None, reference: Path | None
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=dest_root))
     try:
         shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("README*"))
+        # Templates are kept as *.yaml.tmpl: Go templates are not YAML, and YAML linters read *.yaml.
+        for template in staging.glob("templates/*.tmpl"):
+            template.rename(template.with_suffix(""))
         for rel, src in _extra_files(name, reference).items():
             if not src.is_file():
                 raise FileNotFoundError(f"reference file {src} is missing (ONEPORT_REFERENCE_DIR?)")

@@ -41,6 +41,21 @@ PORT_NAMES = (
     "metallb_metrics",
     "metallb_health",
 )
+# MetalLB's controller watches all of these; it starts once every one is Established.
+METALLB_CRDS = tuple(
+    f"{plural}.metallb.io"
+    for plural in (
+        "bfdprofiles",
+        "bgpadvertisements",
+        "bgppeers",
+        "communities",
+        "configurationstates",
+        "ipaddresspools",
+        "l2advertisements",
+        "servicebgpstatuses",
+        "servicel2statuses",
+    )
+)
 # Components in start order; `down` stops them in reverse.
 COMPONENTS = (
     "etcd",
@@ -376,7 +391,10 @@ class Sandbox:
                 [
                     find_binary("kwok"),
                     f"--kubeconfig={self.component_kubeconfig('kwok')}",
-                    f"--config={Path(__file__).parent / 'kwok-stages.yaml'}",
+                    "--config="
+                    + ",".join(
+                        str(p) for p in sorted((Path(__file__).parent / "kwok-stages").glob("*.yaml"))
+                    ),
                     "--manage-all-nodes=false",
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                     "--cidr=10.244.0.0/16",
@@ -391,8 +409,8 @@ class Sandbox:
                     "tools.sandbox.supervise",
                     "--kubeconfig",
                     str(self.component_kubeconfig("metallb-controller")),
-                    "--wait-crd",
-                    "ipaddresspools.metallb.io",
+                    *[f"--wait-crd={crd}" for crd in METALLB_CRDS],
+                    "--pod-for=metallb-system:app.kubernetes.io/name=metallb,app.kubernetes.io/component=controller",
                     "--",
                     find_binary("metallb-controller"),
                     "--namespace=metallb-system",
@@ -605,9 +623,18 @@ class Sandbox:
                 while _group_alive(pid):
                     _reap(pid)
                     time.sleep(0.1)
-            _reap(pid)
+            _reap(pid, timeout=5.0)
             self._pid_file(name).unlink(missing_ok=True)
             log(f"{name}: stopped")
+
+    def wipe_data(self) -> None:
+        """Forget every object of the cluster (etcd data); only while stopped."""
+        import shutil
+
+        if any(self.pid(name) for name in COMPONENTS):
+            raise SandboxError("the sandbox is running: `down` before wiping its data")
+        shutil.rmtree(self.root / "data", ignore_errors=True)
+        shutil.rmtree(self.root / "run", ignore_errors=True)
 
     def status(self) -> list[Status]:
         result = []
@@ -630,10 +657,20 @@ class Sandbox:
         return all(s.running for s in self.status())
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status of a component this process started itself (no zombie left)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+def _reap(pid: int, timeout: float = 0.0) -> None:
+    """Collect the exit status of a component this process started itself (no zombie left).
+
+    Components started by another process (an earlier `up`) are not our children: nothing to do.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done or time.monotonic() >= deadline:
+            return
+        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:

@@ -33,10 +33,30 @@ def crd_established(kubeconfig: str, name: str) -> bool:
     return any(c.type == "Established" and c.status == "True" for c in conditions)
 
 
+def find_pod(kubeconfig: str, namespace: str, selector: str) -> str | None:
+    """The name of a Running pod matching the selector (MetalLB's controller looks up its own pod)."""
+    from kubernetes import client, config
+
+    try:
+        core = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+    except Exception:  # API server not reachable yet: try again later
+        return None
+    running = [
+        p.metadata.name for p in pods if p.status.phase == "Running" and not p.metadata.deletion_timestamp
+    ]
+    return sorted(running)[0] if running else None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--wait-crd", action="append", default=[])
+    parser.add_argument(
+        "--pod-for",
+        metavar="NAMESPACE:SELECTOR",
+        help="wait for a Running pod matching SELECTOR in NAMESPACE and pass --pod-name=<it> to the command",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -65,14 +85,26 @@ def main(argv=None) -> int:
         missing = [crd for crd in args.wait_crd if not crd_established(args.kubeconfig, crd)]
         if missing:
             say(f"waiting for CRDs: {', '.join(missing)}")
-            for _ in range(4):
+            for _tick in range(4):
                 if stopping:
                     break
                 time.sleep(0.5)
             continue
+        extra = []
+        if args.pod_for:
+            namespace, selector = args.pod_for.split(":", 1)
+            pod = find_pod(args.kubeconfig, namespace, selector)
+            if pod is None:
+                say(f"waiting for a Running pod {selector} in {namespace}")
+                for _tick in range(4):
+                    if stopping:
+                        break
+                    time.sleep(0.5)
+                continue
+            extra = [f"--pod-name={pod}"]
         say("running")
         started = time.monotonic()
-        child = subprocess.Popen(command, env=dict(os.environ))
+        child = subprocess.Popen([*command, *extra], env=dict(os.environ))
         child.wait()
         if stopping:
             break

@@ -100,7 +100,7 @@ def test_fixture_charts_converge_with_a_metallb_address_and_a_second_run_changes
 ):
     def play(name: str) -> str:
         result = subprocess.run(
-            ["ansible-playbook", "-i", "localhost,", "-c", "local", str(HERE / name)],
+            ["ansible-playbook", "-i", str(HERE.parents[2] / "inventories" / "local"), str(HERE / name)],
             env=sandbox_env,
             capture_output=True,
             text=True,

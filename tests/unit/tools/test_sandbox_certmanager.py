@@ -38,7 +38,7 @@ def test_self_signed_certificate_is_its_own_ca_and_carries_the_requested_names()
 
 
 def test_ca_issuer_signs_leaves_that_verify_against_its_certificate():
-    ca_key, ca_cert, _ = sign({"commonName": "sandbox-ca", "isCA": True}, None, None, now=NOW)
+    ca_key, ca_cert, _self = sign({"commonName": "sandbox-ca", "isCA": True}, None, None, now=NOW)
     spec = {"dnsNames": ["a.example"], "privateKey": {"algorithm": "ECDSA", "size": 256}, "duration": "24h"}
     key, leaf, chain_ca = sign(spec, ca_key, ca_cert, now=NOW)
     assert chain_ca is ca_cert
@@ -50,6 +50,6 @@ def test_ca_issuer_signs_leaves_that_verify_against_its_certificate():
 
 def test_a_changed_spec_no_longer_matches_the_issued_certificate():
     spec = {"dnsNames": ["a.example"]}
-    _, cert, _ = sign(spec, None, None, now=NOW)
+    _key, cert, _ca = sign(spec, None, None, now=NOW)
     assert issued_names(cert) == wanted_names(spec)
     assert issued_names(cert) != wanted_names({"dnsNames": ["a.example", "b.example"]})
