@@ -1,5 +1,5 @@
 # Copyright: oneport.pachyderm contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Thin filter faces over module_utils/edge_proxy.py (and envoy_config.secret_files for the SDS files).
 
 Documentation: edge_proxy_description.yml and edge_proxy_secret_files.yml beside this file.

@@ -1,5 +1,5 @@
 # Copyright: oneport.pachyderm contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """cert-manager issuers and the proxy's Certificate, from the cert_manager role's variables.
 
 One decision per TLS mode (``oneport_tls``):

@@ -1,5 +1,5 @@
 # Copyright: oneport.pachyderm contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Address ranges as MetalLB takes them: CIDRs or ``a-b`` ranges, IPv4 or IPv6, never overlapping.
 
 Plain Python, no Ansible imports: the metallb role reaches it through the ``metallb_objects`` filter.

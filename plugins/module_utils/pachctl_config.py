@@ -1,5 +1,5 @@
 # Copyright: oneport.pachyderm contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """pachctl's config file, read and written as pachctl 2.12 does, keeping what it does not know.
 
 The rules mirror pachctl's ``src/internal/config/config.go`` and ``config.proto``:

@@ -1,5 +1,5 @@
 # Copyright: oneport.pachyderm contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """What the prerequisites role downloads: one URL, sha256 and install step per tool.
 
 Each tool has an upstream base URL and a path below it with the upstream file name. An air-gapped
