@@ -166,11 +166,20 @@ class S3Backend:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self):
+        from moto import settings
+
+        # moto's signature checking is process-wide; another suite's S3 server may have turned it on.
+        # This backend answers any well-formed signature, so the probes' own credentials work.
+        self._saved_count = settings.INITIAL_NO_AUTH_ACTION_COUNT
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
         self.server.start()
         return self
 
     def stop(self):
+        from moto import settings
+
         self.server.stop()
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = self._saved_count
 
 
 def loopback_config(reference: dict, ports: dict, listen_port: int, admin_port: int) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from probe_backends import (
@@ -123,9 +124,10 @@ def test_console_row_fails_when_the_console_is_down(one_port):
 
 
 def run_named_playbook(repo_root, tmp_path, playbook, extra_vars, *args):
-    """playbooks/<playbook> on the local inventory."""
+    """playbooks/<playbook> on the local inventory, its stage switched on whatever the inventory says."""
     vars_file = tmp_path / f"vars-{playbook}.json"
-    return run_playbook(repo_root, repo_root / "playbooks" / playbook, extra_vars, vars_file, *args)
+    variables = {f"oneport_enable_{Path(playbook).stem}": True, **extra_vars}
+    return run_playbook(repo_root, repo_root / "playbooks" / playbook, variables, vars_file, *args)
 
 
 def run_verify(repo_root, tmp_path, extra_vars, *args):

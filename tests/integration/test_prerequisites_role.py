@@ -97,7 +97,10 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def run_role(tmp: Path, mirror_url: str, tools, checksums, *extra) -> subprocess.CompletedProcess:
+    # The mirror serves the versions the checkout builds; the versions follow from its checksum table.
+    versions = {tool: next(iter(by_version)) for tool, by_version in checksums.items()}
     variables = {
+        "prerequisites_versions": versions,
         "prerequisites_install_tools": True,
         "prerequisites_mirror_url": mirror_url,
         "prerequisites_bin_dir": str(tmp / "bin"),
