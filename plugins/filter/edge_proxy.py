@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.oneport.pachyderm.plugins.filter.envoy_config import _plain
 from ansible_collections.oneport.pachyderm.plugins.module_utils import edge_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import (
     EnvoyConfigError,
     secret_files,
 )
+from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
 
 
 def edge_proxy_description(params):

@@ -8,17 +8,7 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config imp
     EnvoyConfigError,
     render_bootstrap,
 )
-
-
-def _plain(value):
-    """Ansible's tagged strings and lazy containers into plain Python values."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
 
 
 def envoy_config(description):

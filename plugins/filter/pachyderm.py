@@ -7,17 +7,7 @@ import base64
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
-
-
-def _plain(value):
-    """Ansible lazy containers and tagged strings into plain Python."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
 
 
 def _call(function, *args):
