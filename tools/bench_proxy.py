@@ -1,32 +1,40 @@
 """Single-stream gRPC upload throughput: direct, through our Envoy config, through Pachyderm's.
 
-Run with `make bench-proxy` (not part of `make test`). Every path goes client -> delay relay -> target
-on loopback, where the target is the gRPC backend itself (direct), our rendered config, or the chart's
-envoy.json (reference). The relay holds each chunk for half the round trip in each direction (these
-kernels lack tc netem); its own cost is measured as direct-through-relay at 0 ms against a plain direct
-connection. All paths use the same grpcio client settings, so the direct path at high latency is
-bounded by grpcio's own flow-control windows (BDP probing) exactly like the others.
+Run with `make bench-proxy` (not part of `make test`). Every path goes client -> emulated link ->
+target on loopback, where the target is the gRPC backend itself (direct), our rendered config, or the
+chart's envoy.json (reference). These kernels lack `tc netem`, so the link is a userspace relay
+(tools/emulated_link.py) that holds each chunk for half the round trip in each direction and, with
+`--rate`, also serialises it at a link's bandwidth. Its own cost is measured as direct-through-link at
+0 ms against a plain direct connection. All paths use the same grpcio client settings, so the direct
+path at high latency is bounded by grpcio's own flow-control windows (BDP probing) like the others.
+
+Two kinds of run, both by default:
+- an unlimited link (as fast as the machine copies). With client, link, proxy and backend on one
+  small machine this measures CPU shares as much as the proxy: each extra hop takes CPU from the
+  others. An `envoy-l4` path (a bare Envoy TCP proxy, no HTTP) shows what any proxy hop costs here.
+- a link with a bandwidth (2.5 Gbit/s by default), the case the windows are sized for: whether one
+  stream keeps the link full as the round trip grows.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration" / "envoy"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from conftest import find_reference_dir  # noqa: E402
+from emulated_link import EmulatedLink  # noqa: E402
 from envoy_harness.backends import GrpcBackend, Recorder  # noqa: E402
 from envoy_harness.envoy import Envoy, free_port  # noqa: E402
 from envoy_harness.ours import render  # noqa: E402
@@ -35,93 +43,7 @@ from envoy_harness.reference import reference_bootstrap  # noqa: E402
 from envoy_harness.traffic import grpc_channel, grpc_upload  # noqa: E402
 
 CHUNK = 256 * 1024
-
-
-class DelayRelay:
-    """A loopback TCP relay that delivers every chunk one-way-delay after it arrived, both directions."""
-
-    def __init__(self, target_port: int, round_trip_ms: float):
-        self.target_port = target_port
-        self.one_way = round_trip_ms / 2000.0
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> DelayRelay:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._loop.run_until_complete(self._serve())
-        self._loop.run_forever()
-
-    async def _serve(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-
-    async def _accept(self, client_reader, client_writer) -> None:
-        try:
-            target_reader, target_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            client_writer.close()
-            return
-        try:
-            await asyncio.gather(
-                self._pipe(client_reader, target_writer), self._pipe(target_reader, client_writer)
-            )
-        except asyncio.CancelledError:
-            # Shutdown: end quietly instead of as a cancelled connection handler.
-            client_writer.close()
-            target_writer.close()
-
-    async def _pipe(self, reader, writer) -> None:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-
-        async def deliver() -> None:
-            while True:
-                due, data = await queue.get()
-                wait = due - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                if not data:
-                    with contextlib.suppress(OSError):
-                        writer.close()
-                    return
-                writer.write(data)
-                with contextlib.suppress(OSError, ConnectionError):
-                    await writer.drain()
-
-        sender = asyncio.create_task(deliver())
-        while True:
-            try:
-                data = await reader.read(1024 * 1024)
-            except (OSError, ConnectionError):
-                data = b""
-            queue.put_nowait((loop.time() + self.one_way, data))
-            if not data:
-                break
-        await sender
-
-    def stop(self) -> None:
-        if self._loop:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
-            self._loop.close()
-
-    async def _shutdown(self) -> None:
-        self._server.close()
-        current = asyncio.current_task()
-        tasks = [task for task in asyncio.all_tasks() if task is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+TARGET = 0.8
 
 
 def measure(port: int, seconds: float) -> float:
@@ -151,22 +73,21 @@ def _serve_backend(ports, stop) -> None:
     backend.stop()
 
 
-def _serve_relay(target_port: int, round_trip_ms: float, ports, stop) -> None:
-    relay = DelayRelay(target_port, round_trip_ms).start()
-    ports.put(relay.port)
-    stop.wait()
-    relay.stop()
+def _serve_link(target_port: int, round_trip_ms: float, rate: float | None, ports, stop) -> None:
+    with EmulatedLink(target_port, round_trip_ms, rate) as link:
+        ports.put(link.port)
+        stop.wait()
 
 
 @contextlib.contextmanager
 def child(target, *args):
-    """Run a server in its own process (its own GIL, like the real parts); yield the port it bound."""
+    """Run a server in its own process (its own GIL, like the real parts); yield (port, pid)."""
     context = multiprocessing.get_context("spawn")
     ports, stop = context.Queue(), context.Event()
     process = context.Process(target=target, args=(*args, ports, stop), daemon=True)
     process.start()
     try:
-        yield ports.get(timeout=60)
+        yield ports.get(timeout=60), process.pid
     finally:
         stop.set()
         process.join(15)
@@ -182,16 +103,69 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def through_relay(
-    target_port: int, round_trip_ms: float, seconds: float, envoy_pid=None
-) -> tuple[float, float]:
-    """Throughput in MB/s, and the share of one core the Envoy in the path used meanwhile."""
-    with child(_serve_relay, target_port, round_trip_ms) as relay_port:
-        measure(relay_port, 1.0)  # warm up: connection, BDP probing
-        cpu_before, started = cpu_seconds(envoy_pid), time.monotonic()
-        throughput = measure(relay_port, seconds)
-        cpu = (cpu_seconds(envoy_pid) - cpu_before) / (time.monotonic() - started)
-        return throughput, cpu
+def through_link(
+    target: tuple[int, int | None], round_trip_ms: float, rate: float | None, seconds: float, backend_pid: int
+) -> tuple[float, float, float]:
+    """Throughput in MB/s; the share of one core the Envoy in the path used; the cores that every
+    process in the path (client, link, Envoy, backend) used together."""
+    port, envoy_pid = target
+    with child(_serve_link, port, round_trip_ms, rate) as (link_port, link_pid):
+        measure(link_port, 1.0)  # warm up: connection, BDP probing
+        pids = (os.getpid(), link_pid, backend_pid, envoy_pid)
+        before, started = [cpu_seconds(pid) for pid in pids], time.monotonic()
+        throughput = measure(link_port, seconds)
+        elapsed = time.monotonic() - started
+        used = [(cpu_seconds(pid) - cpu) / elapsed for pid, cpu in zip(pids, before, strict=True)]
+        return throughput, used[3], sum(used)
+
+
+def l4_bootstrap(listen_port: int, backend_port: int) -> dict:
+    """A bare Envoy TCP proxy to the backend: the least any proxy hop can do."""
+    address = {"socket_address": {"address": "127.0.0.1", "port_value": 0}}
+    backend = {"socket_address": {"address": "127.0.0.1", "port_value": backend_port}}
+    tcp_proxy = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+    return {
+        "admin": {"address": address},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "l4",
+                    "address": {"socket_address": {"address": "127.0.0.1", "port_value": listen_port}},
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.tcp_proxy",
+                                    "typed_config": {
+                                        "@type": tcp_proxy,
+                                        "stat_prefix": "l4",
+                                        "cluster": "backend",
+                                    },
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": [
+                {
+                    "name": "backend",
+                    "type": "STATIC",
+                    "connect_timeout": "2s",
+                    "load_assignment": {
+                        "cluster_name": "backend",
+                        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": backend}}]}],
+                    },
+                }
+            ],
+        },
+    }
+
+
+def rate_label(mbit: float) -> str:
+    if not mbit:
+        return "unlimited link"
+    return f"{mbit / 1000:g} Gbit/s link" if mbit >= 1000 else f"{mbit:g} Mbit/s link"
 
 
 def main() -> int:
@@ -199,6 +173,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is reported")
     parser.add_argument("--rtt", type=float, nargs="*", default=[0, 20, 60], help="round trips in ms")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="*",
+        default=[0, 2500],
+        metavar="MBIT",
+        help="link bandwidths in Mbit/s, one table each; 0 is an unlimited link (default: 0 2500)",
+    )
     parser.add_argument(
         "--limit",
         action="append",
@@ -208,11 +190,14 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    with child(_serve_backend) as backend_port, tempfile.TemporaryDirectory(prefix="oneport-bench-") as tmp:
-        return run(args, backend_port, Path(tmp))
+    with (
+        child(_serve_backend) as (backend_port, backend_pid),
+        tempfile.TemporaryDirectory(prefix="oneport-bench-") as tmp,
+    ):
+        return run(args, backend_port, backend_pid, Path(tmp))
 
 
-def run(args, backend_port: int, work: Path) -> int:
+def run(args, backend_port: int, backend_pid: int, work: Path) -> int:
     description = {
         "listen_address": "127.0.0.1",
         "http_port": free_port(),
@@ -227,46 +212,81 @@ def run(args, backend_port: int, work: Path) -> int:
     if args.limit:
         description["limits"] = {k: int(v) for k, v in (item.split("=", 1) for item in args.limit)}
     reference_config = reference_bootstrap(find_reference_dir(), dict.fromkeys(BACKEND_NAMES, backend_port))
+    l4_port = free_port()
     with (
         Envoy(render(description, work), work, "ours") as ours,
         Envoy(reference_config, work, "reference") as reference,
+        Envoy(l4_bootstrap(l4_port, backend_port), work, "l4") as l4,
     ):
         targets = {
             "direct": (backend_port, None),
             "ours": (description["http_port"], ours.process.pid),
             "reference": (reference.listener_ports()["proxy-http"], reference.process.pid),
+            "envoy-l4": (l4_port, l4.process.pid),
         }
         measure(backend_port, 1.0)
         plain = measure(backend_port, args.seconds)
-        runs: dict = {}
-        for rtt in args.rtt:
-            # Paths alternate within each repetition so a busy moment on a shared machine hits
-            # all of them alike.
-            for _repetition in range(args.repeat):
-                for name, (port, pid) in targets.items():
-                    value, cpu = through_relay(port, rtt, args.seconds, pid)
-                    runs.setdefault((name, rtt), []).append(value)
-                    busy = f", Envoy used {cpu:4.0%} of a core" if pid else ""
-                    print(f"  {name:<9} at {rtt:>3.0f} ms: {value:8.1f} MB/s{busy}", flush=True)
-    results = {cell: statistics.median(values) for cell, values in runs.items()}
+        print(f"direct without the link: {plain:.1f} MB/s", flush=True)
+        tables = [measure_table(args, targets, backend_pid, mbit) for mbit in args.rate]
 
     print()
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"direct without relay: {plain:.1f} MB/s")
-    if 0 in args.rtt:
-        overhead = results[("direct", 0)] / plain
-        print(f"relay overhead at 0 ms: direct-through-relay / direct = {overhead:.2f}x")
+    print(f"direct without the link: {plain:.1f} MB/s")
+    for mbit, (results, busy) in zip(args.rate, tables, strict=True):
+        report(args, mbit, results, busy, plain)
+    return 0
+
+
+def measure_table(args, targets: dict, backend_pid: int, mbit: float) -> tuple[dict, dict]:
+    """Median MB/s per (path, rtt), and the median cores the path's processes used per (path, rtt)."""
+    rate = mbit * 1e6 / 8 if mbit else None
+    # The bare TCP hop only says something where the machine's CPUs are the limit.
+    names = [name for name in targets if mbit == 0 or name != "envoy-l4"]
+    runs: dict = {}
+    busy: dict = {}
+    print(f"{rate_label(mbit)}:", flush=True)
+    for rtt in args.rtt:
+        # Paths alternate within each repetition so a busy moment on a shared machine hits
+        # all of them alike.
+        for _repetition in range(args.repeat):
+            for name in names:
+                value, envoy, cores = through_link(targets[name], rtt, rate, args.seconds, backend_pid)
+                runs.setdefault((name, rtt), []).append(value)
+                busy.setdefault((name, rtt), []).append(cores)
+                used = f", Envoy {envoy:.2f} of them" if targets[name][1] else ""
+                line = f"  {name:<9} at {rtt:>3.0f} ms: {value:8.1f} MB/s, path used {cores:.2f} cores{used}"
+                print(line, flush=True)
+    medians = {cell: statistics.median(values) for cell, values in runs.items()}
+    return medians, {cell: statistics.median(values) for cell, values in busy.items()}
+
+
+def report(args, mbit: float, results: dict, busy: dict, plain: float) -> None:
+    """Print one table and whether ours reaches the target in each of its rows."""
+    unlimited = mbit == 0
     print()
-    print("| RTT (ms) | direct MB/s | ours MB/s | reference MB/s | ours/direct | reference/direct |")
-    print("|---|---|---|---|---|---|")
+    print(f"{rate_label(mbit)}:")
+    if unlimited and 0 in args.rtt:
+        overhead = results[("direct", 0)] / plain
+        print(f"link overhead at 0 ms: direct-through-link / direct = {overhead:.2f}x")
+    extra_head, extra_rule = (" envoy-l4/direct |", "---|") if unlimited else ("", "")
+    print(
+        "| RTT (ms) | direct MB/s | ours MB/s | reference MB/s | ours/direct | reference/direct |"
+        + extra_head
+        + " cores used (direct / ours) |"
+    )
+    print("|---|---|---|---|---|---|" + extra_rule + "---|")
+    missed = []
     for rtt in args.rtt:
         direct, our, ref = (results[(name, rtt)] for name in ("direct", "ours", "reference"))
-        ratios = f"{our / direct:.2f}x | {ref / direct:.2f}x"
-        print(f"| {rtt:.0f} | {direct:.1f} | {our:.1f} | {ref:.1f} | {ratios} |")
-    missed = [rtt for rtt in args.rtt if results[("ours", rtt)] / results[("direct", rtt)] < 0.8]
-    print()
-    print("target ours >= 0.8x direct: " + ("met" if not missed else f"missed at {missed} ms"))
-    return 0
+        row = f"| {rtt:.0f} | {direct:.1f} | {our:.1f} | {ref:.1f} |"
+        row += f" {our / direct:.2f}x | {ref / direct:.2f}x |"
+        if unlimited:
+            row += f" {results[('envoy-l4', rtt)] / direct:.2f}x |"
+        print(row + f" {busy[('direct', rtt)]:.2f} / {busy[('ours', rtt)]:.2f} |")
+        if our / direct < TARGET:
+            missed.append(f"{rtt:.0f} ms")
+    verdict = "met" if not missed else "missed at " + ", ".join(missed)
+    print(f"target ours >= {TARGET}x direct on the {rate_label(mbit)}: {verdict}")
 
 
 if __name__ == "__main__":
