@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from .envoy import Envoy, free_port
 from .matrix import S3_HOST
 from .proxies import Proxy
@@ -27,11 +25,14 @@ LEGACY_SERVICES = ("grpc", "s3", "oidc", "identity", "metrics", "console", "pach
 
 
 def renderer():
-    """The renderer module, or a skip while it has not landed in this checkout."""
+    """The collection's renderer module; it is found through the collection tree `make setup` links."""
     try:
         from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_config
-    except ImportError:
-        pytest.skip("the envoy_config renderer is not in this checkout yet")
+    except ImportError as error:
+        raise RuntimeError(
+            "cannot import oneport.pachyderm's envoy_config: run through `make` (or set "
+            "PYTHONPATH=$PWD/.build/collections after `make setup`)"
+        ) from error
     return envoy_config
 
 
@@ -77,11 +78,9 @@ def render(description: dict, config_dir: Path) -> dict:
     """Render the bootstrap and write the SDS files it reads."""
     envoy_config = renderer()
     bootstrap = envoy_config.render_bootstrap(description)
-    secret_files = getattr(envoy_config, "secret_files", None)
-    if secret_files is not None:
-        for path, content in secret_files(description).items():
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(content)
+    for path, content in envoy_config.secret_files(description).items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(content)
     return bootstrap
 
 
