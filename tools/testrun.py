@@ -169,17 +169,21 @@ STAGES = [
 ]
 
 
-def junit_counts(path: Path) -> tuple[int, int]:
+def junit_counts(path: Path) -> tuple[int, int, dict[str, int]]:
+    """(passed, failed, {skip reason: count}) from a pytest JUnit report."""
     if not path.exists():
-        return 0, 0
+        return 0, 0, {}
     root = ET.parse(path).getroot()  # noqa: S314 - our own pytest wrote it
     suites = [root] if root.tag == "testsuite" else list(root)
-    total = failed = skipped = 0
+    total = failed = 0
+    skips: dict[str, int] = {}
     for suite in suites:
         total += int(suite.get("tests", 0))
         failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
-        skipped += int(suite.get("skipped", 0))
-    return total - failed - skipped, failed
+        for skipped in suite.iter("skipped"):
+            reason = skipped.get("message", "").removeprefix("Skipped: ") or "no reason given"
+            skips[reason] = skips.get(reason, 0) + 1
+    return total - failed - sum(skips.values()), failed, skips
 
 
 def prepare_environment() -> None:
@@ -205,6 +209,7 @@ def main(argv=None) -> int:
 
     passed = failed = 0
     failures = []
+    skips: dict[str, int] = {}
     started = time.monotonic()
     for index, stage in enumerate(stages, 1):
         print(f"\n==> [{index}/{len(stages)}] {stage.name}", flush=True)
@@ -217,7 +222,9 @@ def main(argv=None) -> int:
                 rc = rc or run(cmd)
         took = time.monotonic() - t0
         if stage.junit:
-            ok, bad = junit_counts(OUTPUT / f"junit-{stage.group}.xml")
+            ok, bad, stage_skips = junit_counts(OUTPUT / f"junit-{stage.group}.xml")
+            for reason, count in stage_skips.items():
+                skips[reason] = skips.get(reason, 0) + count
             if rc and not bad:
                 bad = 1  # collection errors or a crash before any test ran
             passed, failed = passed + ok, failed + bad
@@ -231,7 +238,9 @@ def main(argv=None) -> int:
     print(f"\nstages run in {time.monotonic() - started:.0f}s", flush=True)
     if failures:
         print("failed stages: " + ", ".join(failures), flush=True)
-    print(f"summary: {passed} passed, {failed} failed", flush=True)
+    for reason, count in sorted(skips.items()):
+        print(f"skipped {count}: {reason}", flush=True)
+    print(f"summary: {passed} passed, {failed} failed, {sum(skips.values())} skipped", flush=True)
     return 1 if failures else 0
 
 
