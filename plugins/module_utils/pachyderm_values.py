@@ -201,7 +201,8 @@ def legacy_ports(inputs: dict) -> dict:
     if not isinstance(ports, dict):
         raise ValueError(f"pachyderm_legacy_ports must be a mapping such as {{grpc: 30650}}, got {ports!r}")
     result = {}
-    for name, port in ports.items():
+    for name, given in ports.items():
+        port = _whole_number(given)
         if name not in LEGACY_PORTS:
             raise ValueError(
                 f"pachyderm_legacy_ports has {name!r}; the legacy ports are: {', '.join(LEGACY_PORTS)}"
@@ -223,8 +224,15 @@ def legacy_ports(inputs: dict) -> dict:
     return result
 
 
+def _whole_number(value):
+    """An int as given, or as `-e name=30080` on the command line gives it (a string of digits)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
 def _node_port(inputs: dict, name: str, default: int) -> int:
-    port = _get(inputs, name, default)
+    port = _whole_number(_get(inputs, name, default))
     if isinstance(port, bool) or not isinstance(port, int) or not 30000 <= port <= 32767:
         raise ValueError(f"pachyderm_{name} is {port!r}; a node port must be in 30000-32767")
     return port
@@ -433,7 +441,7 @@ def check_database(inputs: dict) -> None:
         )
     if host and ("://" in host or "/" in host or " " in host):
         raise ValueError(f"pachyderm_database_host is {host!r}; give a bare host name or address")
-    port = _get(inputs, "database_port", 5432)
+    port = _whole_number(_get(inputs, "database_port", 5432))
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ValueError(f"pachyderm_database_port is {port!r}; use a port number such as 5432")
     if not _secret_name(inputs, "database_password_secret"):
