@@ -12,7 +12,6 @@ checkout's sandbox (`make charts cluster-up`); skipped with that reason when it 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import ansible_runner
@@ -24,17 +23,12 @@ NAMESPACE = "pachyderm-awx"
 
 
 @pytest.fixture(scope="module")
-def sandbox_kubeconfig() -> Path:
+def sandbox_kubeconfig(checkout_sandbox) -> Path:
     """The kubeconfig of this checkout's running sandbox (`make cluster-up`); skipped when none runs."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from tools.sandbox import Sandbox
-
-    sandbox = Sandbox()
     charts = [REPO / ".build" / "charts" / name for name in ("metallb", "cert-manager", "pachyderm")]
-    if not sandbox.running() or not all(chart.is_dir() for chart in charts):
-        pytest.skip("no sandbox running or no charts: `make charts cluster-up` first")
-    return sandbox.kubeconfig
+    if not all(chart.is_dir() for chart in charts):
+        pytest.skip("no fixture charts: `make charts` first")
+    return checkout_sandbox.kubeconfig
 
 
 def launch(
@@ -59,7 +53,11 @@ def launch(
     env, injected_vars = awx_objects.inject_credential({"kubeconfig": kubeconfig.read_text()}, private)
     env["HOME"] = str(home or private)
     # In the execution environment the tools live in /usr/local/bin; here, in the checkout's bin/.
-    job_vars = {**config["oneport_awx_job_extra_vars"], "oneport_bin_dir": str(REPO / "bin")}
+    job_vars = {
+        **config["oneport_awx_job_extra_vars"],
+        **template.get("extra_vars", {}),
+        "oneport_bin_dir": str(REPO / "bin"),
+    }
     answered = awx_objects.answer_to_extra_vars(survey, answers)
     extravars = {**job_vars, **answered, **(launch_vars or {}), **injected_vars}
     return ansible_runner.run(

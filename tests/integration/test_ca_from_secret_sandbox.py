@@ -12,17 +12,13 @@ import json
 import uuid
 
 import pytest
-from probe_backends import issue_certificate, run_playbook
-
-KUBECONFIG_PARTS = (".build", "sandbox", "kubeconfig")
+from playbook_runs import run_playbook
+from probe_backends import issue_certificate
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(repo_root):
-    path = repo_root.joinpath(*KUBECONFIG_PARTS)
-    if not path.is_file():
-        pytest.skip("the sandbox is not running: `make cluster-up` first")
-    return path
+def kubeconfig(checkout_sandbox):
+    return checkout_sandbox.kubeconfig
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +54,7 @@ def test_pachctl_context_trusts_the_ca_from_the_secret_and_never_prints_the_key(
         "oneport_proxy_endpoint": {"pachd_address": "grpcs://pachyderm.localhost:443"},
         "pachctl_context_config_path": str(config),
     }
-    result = run_playbook(
-        repo_root, repo_root / "playbooks" / "pachctl_context.yml", extra, tmp_path / "v.json", "-v"
-    )
+    result = run_playbook(repo_root / "playbooks" / "pachctl_context.yml", extra, tmp_path, "-v")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PRIVATE KEY" not in result.stdout + result.stderr
     context = json.loads(config.read_text())["v2"]["contexts"]["oneport"]
@@ -75,10 +69,12 @@ def test_verify_reads_the_ca_from_the_secret_for_an_https_endpoint(
         "oneport_tls": "self_signed",
         "oneport_kubeconfig": str(kubeconfig),
         "oneport_tls_secret": {"name": tls_secret["name"], "namespace": tls_secret["namespace"]},
+        # The local inventory leaves the verify stage off (nothing answers in the sandbox).
+        "oneport_enable_verify": True,
         "verify_endpoint": "https://127.0.0.1:9",
         "verify_probes": ["console"],
     }
-    result = run_playbook(repo_root, repo_root / "playbooks" / "verify.yml", extra, tmp_path / "v.json", "-v")
+    result = run_playbook(repo_root / "playbooks" / "verify.yml", extra, tmp_path, "-v")
     output = result.stdout + result.stderr
     assert "PRIVATE KEY" not in output
     assert "Take the CA from the Secret's ca.crt" in output

@@ -2,64 +2,51 @@
 
 Needs `make cluster-up` (.build/sandbox/kubeconfig, the charts in .build/charts) and helm-diff
 installed as a helm plugin; skipped with the reason when the sandbox is not running. It uses the
-local inventory, the embedded default, as the demo does, with the proxy as a NodePort: this proves
-the role on its own, without depending on MetalLB handing out an address (the site playbook's run
-covers the LoadBalancer path).
+local inventory, as the demo does, with the proxy as a NodePort: this proves the role on its own,
+without depending on MetalLB handing out an address (the site playbook's run covers the LoadBalancer
+path). The release goes to a namespace and node ports of its own and is removed afterwards.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playbook_runs import ansible_env, ansible_playbook, json_report
 
 REPO = Path(__file__).resolve().parents[2]
-KUBECONFIG = REPO / ".build" / "sandbox" / "kubeconfig"
 CHART = REPO / ".build" / "charts" / "pachyderm"
 INVENTORY = REPO / "inventories" / "local"
-NODE_PORT = ("-e", "pachyderm_service_type=NodePort")
+# A namespace and node ports of this test's own, so a demo or another test's release on the same
+# sandbox is neither changed nor in the way (node ports are cluster-wide).
+NAMESPACE = "pachyderm-role-test"
+HTTPS_NODE_PORT = 30444
+OWN = (
+    "-e",
+    f"oneport_namespace={NAMESPACE}",
+    "-e",
+    "pachyderm_http_node_port=30081",
+    "-e",
+    f"pachyderm_https_node_port={HTTPS_NODE_PORT}",
+)
+NODE_PORT = ("-e", "pachyderm_service_type=NodePort", *OWN)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (KUBECONFIG.is_file() and CHART.is_dir()),
-        reason="the sandbox is not running: `make cluster-up` first",
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_with_charts(checkout_sandbox):
+    if not CHART.is_dir():
+        pytest.skip("no fixture charts: `make charts` first")
+    return checkout_sandbox
 
 
 def playbook(*extra: str) -> dict:
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-        HELM_PLUGINS=env.get("HELM_PLUGINS", str(REPO / ".build" / "helm" / "plugins")),
-        PATH=os.pathsep.join([str(REPO / "bin"), str(bin_dir), env.get("PATH", "")]),
+    result = ansible_playbook(
+        "playbooks/pachyderm.yml", *NODE_PORT, *extra, inventory=INVENTORY, env=ansible_env(json_report=True)
     )
-    result = subprocess.run(
-        [
-            str(bin_dir / "ansible-playbook"),
-            "-i",
-            str(INVENTORY),
-            str(REPO / "playbooks" / "pachyderm.yml"),
-            *NODE_PORT,
-            *extra,
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    return json.loads(result.stdout)
+    return json_report(result)
 
 
 def published_facts(report: dict) -> dict:
@@ -72,17 +59,27 @@ def published_facts(report: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict:
-    converge = playbook()
-    again = playbook()
-    check = playbook("--check", "--diff")
-    return {"converge": converge, "again": again, "check": check}
+def runs() -> Iterator[dict]:
+    try:
+        converge = playbook()
+        again = playbook()
+        check = playbook("--check", "--diff")
+        yield {"converge": converge, "again": again, "check": check}
+    finally:
+        removed = ansible_playbook(
+            "playbooks/uninstall.yml",
+            *OWN,
+            "-e",
+            "pachyderm_uninstall_delete_data_confirm=yes-delete-all-data",
+            inventory=INVENTORY,
+        )
+        assert removed.returncode == 0, removed.stdout[-4000:] + removed.stderr[-2000:]
 
 
 def test_converge_publishes_the_endpoint_on_the_host_name_over_tls(runs):
     facts = published_facts(runs["converge"])
     endpoint = facts["oneport_proxy_endpoint"]
-    assert endpoint["pachd_address"] == "grpcs://pachyderm.localhost:30443"
+    assert endpoint["pachd_address"] == f"grpcs://pachyderm.localhost:{HTTPS_NODE_PORT}"
     assert endpoint["ip"] == "127.0.0.1"
     assert len(facts["oneport_cluster_deployment_id"]) == 32
 
