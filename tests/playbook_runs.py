@@ -1,34 +1,79 @@
-"""Run one of the collection's playbooks for real against localhost and read its recap."""
+"""Run the collection's playbooks for real, the way the tests need them, in one place."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+LOCAL_INVENTORY = REPO / "inventories" / "local"
 
 
-def run_playbook(playbook: str, variables: dict, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
-    """ansible-playbook -i inventories/local <playbook>, ``variables`` passed as an extra-vars file."""
-    vars_file = tmp / "vars.yml"
-    vars_file.write_text(yaml.safe_dump(variables))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
+def ansible_env(tmp: Path | None = None, json_report: bool = False, **overrides: str) -> dict:
+    """The environment of a test's playbook run: this checkout's config, collection and tools.
+
+    With `tmp`, Ansible's home and local temp live there (runs never share state). With
+    `json_report`, stdout is the JSON callback's report. `overrides` are set last.
+    """
+    venv_bin = Path(sys.executable).parent
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
+        ANSIBLE_NOCOLOR="1",
+        PATH=os.pathsep.join([str(REPO / "bin"), str(venv_bin), env.get("PATH", "")]),
+    )
     env.setdefault("HELM_PLUGINS", str(REPO / ".build" / "helm" / "plugins"))
-    inventory = str(REPO / "inventories" / "local")
+    if tmp is not None:
+        env.update(ANSIBLE_HOME=str(tmp / "ansible-home"), ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-tmp"))
+    if json_report:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+    env.update(overrides)
+    return env
+
+
+def ansible_playbook(
+    playbook: str | Path,
+    *args: str,
+    inventory: str | Path = LOCAL_INVENTORY,
+    env: dict | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess:
+    """ansible-playbook -i <inventory> <playbook> <args>, from the checkout; never raises on failure.
+
+    A relative playbook is taken from the checkout's root.
+    """
+    executable = Path(sys.executable).parent / "ansible-playbook"
     return subprocess.run(
-        ["ansible-playbook", "-i", inventory, str(REPO / playbook), "-e", f"@{vars_file}", *extra],
+        [str(executable), "-i", str(inventory), str(REPO / playbook), *args],
         cwd=REPO,
-        env=env,
+        env=env if env is not None else ansible_env(),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
         check=False,
     )
+
+
+def run_playbook(
+    playbook: str | Path, variables: dict, tmp: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """ansible-playbook -i inventories/local <playbook>, ``variables`` passed as an extra-vars file in tmp."""
+    vars_file = tmp / "vars.yml"
+    vars_file.write_text(yaml.safe_dump(variables))
+    return ansible_playbook(playbook, "-e", f"@{vars_file}", *extra)
+
+
+def json_report(result: subprocess.CompletedProcess) -> dict:
+    """The JSON callback's report of a run that succeeded (fails the test with the output otherwise)."""
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    return json.loads(result.stdout)
 
 
 def changed(result: subprocess.CompletedProcess) -> int:

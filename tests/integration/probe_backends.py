@@ -275,27 +275,6 @@ def write_json(path: Path, data: dict) -> Path:
     return path
 
 
-def run_playbook(repo: Path, playbook: Path, extra_vars: dict, vars_file: Path, *args):
-    """ansible-playbook on the local inventory with extra vars from a JSON file; never raises."""
-    vars_file.write_text(json.dumps(extra_vars))
-    return subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(repo / "inventories" / "local"),
-            str(playbook),
-            "-e",
-            f"@{vars_file}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-        check=False,
-    )
-
-
 def issue_certificate(directory):
     """A CA and a server certificate for edge.oneport.test and 127.0.0.1; returns (ca path, chain, key)."""
     now = datetime.datetime.now(datetime.UTC)

@@ -14,14 +14,13 @@ something). The test asserts a non-zero exit, the message, and that no task repo
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from playbook_runs import ansible_env, ansible_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 CASES_DIR = REPO / "tests" / "fixtures" / "bad_inventories"
@@ -75,30 +74,15 @@ def changed_tasks(report: dict) -> list:
 
 
 def run_playbook(case: Path, playbook: str, kubeconfig: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    bin_dir = Path(sys.executable).parent
-    env.update(
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-        ANSIBLE_HOME=str(tmp_path / "ansible-home"),
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
-        ANSIBLE_NOCOLOR="1",
+    (tmp_path / "home").mkdir(exist_ok=True)
+    env = ansible_env(
+        tmp_path,
+        json_report=True,
         K8S_AUTH_KUBECONFIG=str(kubeconfig),
         KUBECONFIG=str(kubeconfig),
         HOME=str(tmp_path / "home"),
-        PATH=os.pathsep.join([str(REPO / "bin"), str(bin_dir), env.get("PATH", "")]),
     )
-    (tmp_path / "home").mkdir(exist_ok=True)
-    return subprocess.run(
-        [str(bin_dir / "ansible-playbook"), "-i", str(case), str(REPO / playbook)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return ansible_playbook(playbook, inventory=case, env=env, timeout=300)
 
 
 def test_there_are_bad_inventory_cases():

@@ -25,12 +25,12 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from playbook_runs import run_playbook
 from probe_backends import (
     GrpcHealthBackend,
     envoy_binary,
     free_port,
     issue_certificate,
-    run_playbook,
     wait_ready,
 )
 
@@ -127,9 +127,7 @@ class Edge:
         self.supervised = None
 
     def converge(self, *args, **overrides):
-        return run_playbook(
-            self.repo, self.playbook, {**self.vars, **overrides}, self.prefix / "vars.json", *args
-        )
+        return run_playbook(self.playbook, {**self.vars, **overrides}, self.prefix, *args)
 
     @property
     def config_file(self):
@@ -319,7 +317,7 @@ def test_rendered_unit_passes_systemd_analyze_verify(edge):
         "        tasks_from: unit.yml\n"
     )
     (edge.prefix / "systemd").mkdir(exist_ok=True)
-    result = run_playbook(edge.repo, playbook, edge.vars, edge.prefix / "unit-vars.json")
+    result = run_playbook(playbook, edge.vars, edge.prefix)
     assert result.returncode == 0, result.stdout + result.stderr
     unit = edge.prefix / "systemd" / "oneport-envoy.service"
     text = unit.read_text()

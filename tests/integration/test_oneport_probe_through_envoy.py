@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from playbook_runs import run_playbook
 from probe_backends import (
     DEPLOYMENT_ID,
     PACHD_VERSION,
@@ -17,7 +18,6 @@ from probe_backends import (
     envoy_binary,
     free_port,
     loopback_config,
-    run_playbook,
     write_json,
 )
 
@@ -125,9 +125,8 @@ def test_console_row_fails_when_the_console_is_down(one_port):
 
 def run_named_playbook(repo_root, tmp_path, playbook, extra_vars, *args):
     """playbooks/<playbook> on the local inventory, its stage switched on whatever the inventory says."""
-    vars_file = tmp_path / f"vars-{playbook}.json"
     variables = {f"oneport_enable_{Path(playbook).stem}": True, **extra_vars}
-    return run_playbook(repo_root, repo_root / "playbooks" / playbook, variables, vars_file, *args)
+    return run_playbook(repo_root / "playbooks" / playbook, variables, tmp_path, *args)
 
 
 def run_verify(repo_root, tmp_path, extra_vars, *args):

@@ -9,7 +9,8 @@ import stat
 import subprocess
 
 import pytest
-from probe_backends import issue_certificate, run_playbook
+from playbook_runs import run_playbook
+from probe_backends import issue_certificate
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def converge(repo_root, tmp_path):
     def run(extra, *args):
         playbook = repo_root / "playbooks" / "pachctl_context.yml"
         extra_vars = {"pachctl_context_config_path": str(config), **extra}
-        return run_playbook(repo_root, playbook, extra_vars, tmp_path / "vars.json", *args)
+        return run_playbook(playbook, extra_vars, tmp_path, *args)
 
     run.config = config
     return run

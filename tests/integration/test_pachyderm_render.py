@@ -9,15 +9,13 @@ The real chart's templates are not available offline; the sandbox's fixture char
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from playbook_runs import ansible_env, ansible_playbook, json_report
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "render-test-secret-access-key"
@@ -60,27 +58,10 @@ def chart(reference_dir, tmp_path_factory) -> Path:
 
 
 def run_role(inventory: Path, tmp: Path) -> dict:
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-        ANSIBLE_HOME=str(tmp / "ansible-home"),
-        ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-tmp"),
-        PATH=os.pathsep.join([str(REPO / "bin"), str(bin_dir), env.get("PATH", "")]),
+    result = ansible_playbook(
+        "playbooks/pachyderm.yml", inventory=inventory, env=ansible_env(tmp, json_report=True), timeout=300
     )
-    result = subprocess.run(
-        [str(bin_dir / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / "pachyderm.yml")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return {"report": json.loads(result.stdout), "stdout": result.stdout}
+    return {"report": json_report(result), "stdout": result.stdout}
 
 
 @pytest.fixture(scope="module")

@@ -8,40 +8,18 @@ stream already passed on towards the backend.
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
-import subprocess
 import threading
 import time
-import urllib.request
 from concurrent import futures
-from pathlib import Path
 
 import grpc
 import pytest
+from envoy_harness.envoy import Envoy, free_port
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import render_bootstrap
 
 MIB = 1024 * 1024
-REPO = Path(__file__).resolve().parents[3]
 STREAMS = 4
-
-
-def envoy_binary() -> str:
-    pinned = REPO / "bin" / "envoy"
-    if pinned.exists():
-        return str(pinned)
-    found = shutil.which("envoy")
-    if not found:
-        pytest.fail("envoy not found: run `make setup` (it links the pinned Envoy into bin/)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -66,43 +44,24 @@ def stalled_backend():
     server.stop(0)
 
 
-def stat(admin_port: int, name: str) -> int:
-    url = f"http://127.0.0.1:{admin_port}/stats?filter=^{name}$"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return int(response.read().decode().split(":")[1])
+def stat(envoy: Envoy, name: str) -> int:
+    return int(envoy.admin(f"/stats?filter=^{name}$").split(":")[1])
 
 
 def bytes_held_from_one_client(tmp_path, backend_port, limits) -> int:
-    http_port, admin_port, ready_port = free_port(), free_port(), free_port()
+    http_port = free_port()
     description = {
         "listen_address": "127.0.0.1",
         "http_port": http_port,
-        "admin": {"port": admin_port},
-        "readiness": {"port": ready_port},
+        "admin": {"port": free_port()},
+        "readiness": {"port": free_port()},
         "backends": {"pachd_grpc": {"host": "127.0.0.1", "port": backend_port}},
         "limits": limits,
     }
-    config = tmp_path / "envoy.json"
-    config.write_text(json.dumps(render_bootstrap(description)))
-    log = (tmp_path / "envoy.log").open("w")
-    envoy = subprocess.Popen(
-        [envoy_binary(), "-c", str(config), "--use-dynamic-base-id", "--concurrency", "1", "-l", "error"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    channel = None
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{ready_port}/ready", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or envoy.poll() is not None:
-                    pytest.fail(f"Envoy did not become ready: {(tmp_path / 'envoy.log').read_text()}")
-                time.sleep(0.1)
-
-        channel = grpc.insecure_channel(f"127.0.0.1:{http_port}")
+    with (
+        Envoy(render_bootstrap(description), tmp_path, "memory-bounds") as envoy,
+        grpc.insecure_channel(f"127.0.0.1:{http_port}") as channel,
+    ):
         upload = channel.stream_unary("/oneport.Stalled/Upload")
         chunk = b"x" * MIB
         calls = [upload.future(iter([chunk] * 64), timeout=120) for stream in range(STREAMS)]
@@ -111,19 +70,13 @@ def bytes_held_from_one_client(tmp_path, backend_port, limits) -> int:
         # waiting after a minute and judge what was received by then).
         received, steady_since, give_up = -1, time.monotonic(), time.monotonic() + 60
         while time.monotonic() - steady_since < 3 and time.monotonic() < give_up:
-            now = stat(admin_port, "http.http.downstream_cx_rx_bytes_total")
+            now = stat(envoy, "http.http.downstream_cx_rx_bytes_total")
             if now != received:
                 received, steady_since = now, time.monotonic()
             time.sleep(0.25)
         for call in calls:
             call.cancel()
         return received
-    finally:
-        if channel is not None:
-            channel.close()
-        envoy.terminate()
-        envoy.wait(timeout=30)
-        log.close()
 
 
 SMALL = {

@@ -2,29 +2,24 @@
 
 `envoy --mode validate` loads the whole configuration as a server would (listeners, clusters, the SDS
 file and the certificate files it names, regexes) without binding ports or connecting to backends.
-The certificates are made here with `cryptography`; they only have to be real PEM files.
+The certificates come from the test CA of the harness; they only have to be real PEM files.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from envoy_harness.envoy import envoy_binary
+from envoy_harness.tlsca import TestCA
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import (
     render_bootstrap,
     secret_files,
 )
 
-REPO = Path(__file__).resolve().parents[3]
 LOOPBACK_BACKENDS = {
     name: {"host": "127.0.0.1"}
     for name in ("pachd_grpc", "s3", "oidc", "identity", "pachd_http", "metrics", "console")
@@ -32,48 +27,17 @@ LOOPBACK_BACKENDS = {
 ALL_LEGACY = dict.fromkeys(("grpc", "s3", "oidc", "identity", "metrics", "console", "pachd_http"), True)
 
 
-def envoy_binary() -> str:
-    pinned = REPO / "bin" / "envoy"
-    if pinned.exists():
-        return str(pinned)
-    found = shutil.which("envoy")
-    if not found:
-        pytest.fail("envoy not found: run `make setup` (it links the pinned Envoy into bin/)")
-    return found
-
-
-def write_key_and_cert(directory: Path, stem: str, common_name: str) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path = directory / f"{stem}.key"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_path.chmod(0o600)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory) -> Path:
     """tls.crt/tls.key (served), ca.crt (trusted for backends), client.crt/client.key (mTLS)."""
     directory = tmp_path_factory.mktemp("certs")
-    write_key_and_cert(directory, "tls", "proxy.example.com")
-    write_key_and_cert(directory, "client", "proxy-client")
-    write_key_and_cert(directory, "ca", "backend-ca")
+    ca = TestCA()
+    ca.write_ca(directory)
+    for stem, name in (("tls", "proxy.example.com"), ("client", "proxy-client")):
+        cert_pem, key_pem, _serial = ca.issue(names=(name,), ips=())
+        (directory / f"{stem}.crt").write_bytes(cert_pem)
+        (directory / f"{stem}.key").write_bytes(key_pem)
+        (directory / f"{stem}.key").chmod(0o600)
     return directory
 
 

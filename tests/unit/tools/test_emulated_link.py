@@ -61,6 +61,10 @@ def server():
         each.close()
 
 
+def connect(link: EmulatedLink) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", link.port), timeout=30)
+
+
 def read_all(sock: socket.socket) -> bytes:
     parts = []
     while data := sock.recv(MIB):
@@ -71,12 +75,11 @@ def read_all(sock: socket.socket) -> bytes:
 def test_bytes_arrive_unchanged_and_a_half_close_travels_after_them(server):
     backend = server("record")
     payload = os.urandom(8 * MIB + 123)
-    with EmulatedLink(backend.port, round_trip_ms=10) as link:
-        with socket.create_connection(("127.0.0.1", link.port), timeout=30) as client:
-            client.sendall(payload)
-            client.shutdown(socket.SHUT_WR)
-            # The server saw EOF only after every byte, and its answer still comes back.
-            assert read_all(client) == b"bye"
+    with EmulatedLink(backend.port, round_trip_ms=10) as link, connect(link) as client:
+        client.sendall(payload)
+        client.shutdown(socket.SHUT_WR)
+        # The server saw EOF only after every byte, and its answer still comes back.
+        assert read_all(client) == b"bye"
     assert backend.eof.is_set()
     assert backend.size == len(payload)
     assert backend.received.hexdigest() == hashlib.sha256(payload).hexdigest()
@@ -85,39 +88,41 @@ def test_bytes_arrive_unchanged_and_a_half_close_travels_after_them(server):
 def test_both_directions_carry_data(server):
     backend = server("echo")
     payload = os.urandom(3 * MIB)
-    with EmulatedLink(backend.port) as link:
-        with socket.create_connection(("127.0.0.1", link.port), timeout=30) as client:
-            sender = threading.Thread(target=lambda: (client.sendall(payload), client.shutdown(socket.SHUT_WR)))
-            sender.start()
-            echoed = read_all(client)
-            sender.join()
+    with EmulatedLink(backend.port) as link, connect(link) as client:
+
+        def send() -> None:
+            client.sendall(payload)
+            client.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        echoed = read_all(client)
+        sender.join()
     assert echoed == payload + b"bye"
 
 
 def test_a_round_trip_takes_at_least_the_configured_delay(server):
     backend = server("echo")
-    with EmulatedLink(backend.port, round_trip_ms=200) as link:
-        with socket.create_connection(("127.0.0.1", link.port), timeout=30) as client:
-            client.sendall(b"ping")  # connection and threads warm
-            assert client.recv(16) == b"ping"
-            started = time.monotonic()
-            client.sendall(b"again")
-            assert client.recv(16) == b"again"
-            # 100 ms each way: the link must have held the data for the whole round trip.
-            assert time.monotonic() - started >= 0.2
+    with EmulatedLink(backend.port, round_trip_ms=200) as link, connect(link) as client:
+        client.sendall(b"ping")  # connection and threads warm
+        assert client.recv(16) == b"ping"
+        started = time.monotonic()
+        client.sendall(b"again")
+        assert client.recv(16) == b"again"
+        # 100 ms each way: the link must have held the data for the whole round trip.
+        assert time.monotonic() - started >= 0.2
 
 
 def test_a_bandwidth_bounds_how_fast_bytes_arrive(server):
     backend = server("record")
     rate = 40 * MIB  # bytes per second
     payload = b"x" * (10 * MIB)
-    with EmulatedLink(backend.port, rate=rate) as link:
-        with socket.create_connection(("127.0.0.1", link.port), timeout=30) as client:
-            started = time.monotonic()
-            client.sendall(payload)
-            client.shutdown(socket.SHUT_WR)
-            assert read_all(client) == b"bye"
-            elapsed = time.monotonic() - started
+    with EmulatedLink(backend.port, rate=rate) as link, connect(link) as client:
+        started = time.monotonic()
+        client.sendall(payload)
+        client.shutdown(socket.SHUT_WR)
+        assert read_all(client) == b"bye"
+        elapsed = time.monotonic() - started
     assert backend.size == len(payload)
     # The link serialises every byte at `rate`, so the last one cannot arrive before 10/40 s.
     assert elapsed >= len(payload) / rate
@@ -125,20 +130,19 @@ def test_a_bandwidth_bounds_how_fast_bytes_arrive(server):
 
 def test_what_a_direction_holds_is_bounded_when_the_far_side_stops_reading(server):
     backend = server("still")
-    with EmulatedLink(backend.port, queue_bytes=2 * MIB) as link:
-        with socket.create_connection(("127.0.0.1", link.port), timeout=30) as client:
-            client.setblocking(False)
-            sent, block, idle_since = 0, b"y" * (256 * 1024), None
-            # Write until the whole path pushes back for a moment.
-            while idle_since is None or time.monotonic() - idle_since < 0.5:
-                try:
-                    sent += client.send(block)
-                    idle_since = None
-                except BlockingIOError:
-                    idle_since = idle_since or time.monotonic()
-                    time.sleep(0.01)
-                assert sent < 256 * MIB, "the link kept accepting data from a sender nobody reads"
-            held = max(direction.held for direction in link._directions)
+    with EmulatedLink(backend.port, queue_bytes=2 * MIB) as link, connect(link) as client:
+        client.setblocking(False)
+        sent, block, idle_since = 0, b"y" * (256 * 1024), None
+        # Write until the whole path pushes back for a moment.
+        while idle_since is None or time.monotonic() - idle_since < 0.5:
+            try:
+                sent += client.send(block)
+                idle_since = None
+            except BlockingIOError:
+                idle_since = idle_since or time.monotonic()
+                time.sleep(0.01)
+            assert sent < 256 * MIB, "the link kept accepting data from a sender nobody reads"
+        held = max(direction.held for direction in link._directions)
     assert held <= 2 * MIB + link.read_size
 
 
