@@ -80,7 +80,7 @@ class EmulatedLink:
     def _accept_loop(self) -> None:
         while True:
             try:
-                client, _ = self._listener.accept()
+                client, _address = self._listener.accept()
             except OSError:
                 return
             try:

@@ -29,7 +29,7 @@ class Server:
 
     def _serve(self) -> None:
         with contextlib.suppress(OSError):
-            conn, _ = self.listener.accept()
+            conn, _address = self.listener.accept()
             self.connections.append(conn)
             if self.mode == "still":
                 return
