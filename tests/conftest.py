@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,20 +33,3 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     return find_reference_dir()
-
-
-@pytest.fixture(scope="session")
-def checkout_sandbox():
-    """This checkout's running sandbox (`make cluster-up`), or a skip that names the command.
-
-    Running means every component answers its health check: a kubeconfig left behind by a stopped
-    sandbox does not count.
-    """
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from tools.sandbox import Sandbox
-
-    sandbox = Sandbox()
-    if not sandbox.running():
-        pytest.skip("the sandbox is not running: `make cluster-up` first")
-    return sandbox

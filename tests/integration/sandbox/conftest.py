@@ -44,6 +44,15 @@ def sandbox(tmp_path_factory):
         box.down(log=lambda msg: print(f"[sandbox] {msg}"))
 
 
+@pytest.fixture(scope="module")
+def local_inventory_on_sandbox(sandbox, charts_dir):
+    """Point inventories/local (and so every playbook run of the module) at this sandbox and charts."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ONEPORT_SANDBOX_DIR", str(sandbox.root))
+        patch.setenv("ONEPORT_CHARTS_DIR", str(charts_dir))
+        yield sandbox
+
+
 @pytest.fixture
 def sandbox_env(sandbox, charts_dir) -> dict:
     """The environment a playbook needs to act on this sandbox with these charts."""

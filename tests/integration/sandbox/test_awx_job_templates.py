@@ -6,8 +6,9 @@ from the credential's injected environment; the credential's files) and calling 
 with the project checkout as project directory. This test does the same with the objects under
 awx/: the survey answers go through the survey's own questions (tests/awx_objects.py), and the
 sandbox's kubeconfig reaches the job only through the kubeconfig credential type's injectors.
-The jobs use a namespace of their own so they never disturb other tests' releases. Needs this
-checkout's sandbox (`make charts cluster-up`); skipped with that reason when it is not running.
+The jobs use a namespace of their own so they never disturb other tests' releases. They run on the
+integration stage's own sandbox and fixture charts, which the local inventory follows
+(ONEPORT_SANDBOX_DIR, ONEPORT_CHARTS_DIR).
 """
 
 from __future__ import annotations
@@ -18,17 +19,13 @@ import ansible_runner
 import awx_objects
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "pachyderm-awx"
 
 
 @pytest.fixture(scope="module")
-def sandbox_kubeconfig(checkout_sandbox) -> Path:
-    """The kubeconfig of this checkout's running sandbox (`make cluster-up`); skipped when none runs."""
-    charts = [REPO / ".build" / "charts" / name for name in ("metallb", "cert-manager", "pachyderm")]
-    if not all(chart.is_dir() for chart in charts):
-        pytest.skip("no fixture charts: `make charts` first")
-    return checkout_sandbox.kubeconfig
+def sandbox_kubeconfig(local_inventory_on_sandbox) -> Path:
+    return local_inventory_on_sandbox.kubeconfig
 
 
 def launch(

@@ -1,8 +1,8 @@
 """pachctl_context and verify read the CA of a self-signed certificate from its Secret in a real cluster.
 
-Needs the sandbox's kube-apiserver (`make cluster-up`); skipped with the reason when it is not running.
-The test writes a Secret shaped like the one cert-manager issues (tls.crt, tls.key, ca.crt) into a
-namespace of its own and removes it afterwards.
+Runs against the integration stage's own sandbox (conftest.py here). The test writes a Secret shaped
+like the one cert-manager issues (tls.crt, tls.key, ca.crt) into a namespace of its own and removes it
+afterwards.
 """
 
 from __future__ import annotations
@@ -13,22 +13,30 @@ import uuid
 
 import pytest
 from playbook_runs import run_playbook
-from probe_backends import issue_certificate
+
+from tools.sandbox import pki
 
 
 @pytest.fixture(scope="module")
-def kubeconfig(checkout_sandbox):
-    return checkout_sandbox.kubeconfig
+def kubeconfig(sandbox):
+    return sandbox.kubeconfig
+
+
+def issue_certificate() -> tuple[str, str, str]:
+    """A CA and a serving certificate it signs, as PEM: (ca, certificate, key)."""
+    ca_key, ca_cert = pki.make_ca("oneport test CA")
+    name = "pachyderm.localhost"
+    key, cert = pki.issue(ca_key, ca_cert, name, dns_names=[name], server=True)
+    return pki.cert_pem(ca_cert).decode(), pki.cert_pem(cert).decode(), pki.key_pem(key).decode()
 
 
 @pytest.fixture(scope="module")
-def tls_secret(kubeconfig, tmp_path_factory):
+def tls_secret(kubeconfig):
     kubernetes = pytest.importorskip("kubernetes")
     client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
     core = kubernetes.client.CoreV1Api(client)
     namespace = f"oneport-ca-{uuid.uuid4().hex[:8]}"
-    ca_path, chain, key = issue_certificate(tmp_path_factory.mktemp("ca"))
-    ca = ca_path.read_text()
+    ca, chain, key = issue_certificate()
     core.create_namespace({"metadata": {"name": namespace}})
     data = {"tls.crt": chain, "tls.key": key, "ca.crt": ca}
     core.create_namespaced_secret(

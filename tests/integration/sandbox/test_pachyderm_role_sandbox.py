@@ -1,10 +1,11 @@
 """The pachyderm role against the sandbox's real kube-apiserver: converge, re-run, check mode.
 
-Needs `make cluster-up` (.build/sandbox/kubeconfig, the charts in .build/charts) and helm-diff
-installed as a helm plugin; skipped with the reason when the sandbox is not running. It uses the
-local inventory, as the demo does, with the proxy as a NodePort: this proves the role on its own,
-without depending on MetalLB handing out an address (the site playbook's run covers the LoadBalancer
-path). The release goes to a namespace and node ports of its own and is removed afterwards.
+Runs against the integration stage's own sandbox and fixture charts (conftest.py here), with helm-diff
+installed as a helm plugin. It uses the local inventory, as the demo does, pointed at that sandbox
+(ONEPORT_SANDBOX_DIR, ONEPORT_CHARTS_DIR),
+with the proxy as a NodePort: this proves the role on its own, without depending on MetalLB handing
+out an address (the site playbook's run covers the LoadBalancer path). The release goes to a
+namespace and node ports of its own and is removed afterwards.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from pathlib import Path
 import pytest
 from playbook_runs import ansible_env, ansible_playbook, json_report
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / ".build" / "charts" / "pachyderm"
+REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
 # A namespace and node ports of this test's own, so a demo or another test's release on the same
 # sandbox is neither changed nor in the way (node ports are cluster-wide).
@@ -33,13 +33,6 @@ OWN = (
 NODE_PORT = ("-e", "pachyderm_service_type=NodePort", *OWN)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sandbox_with_charts(checkout_sandbox):
-    if not CHART.is_dir():
-        pytest.skip("no fixture charts: `make charts` first")
-    return checkout_sandbox
 
 
 def playbook(*extra: str) -> dict:
@@ -59,7 +52,7 @@ def published_facts(report: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs() -> Iterator[dict]:
+def runs(local_inventory_on_sandbox) -> Iterator[dict]:
     try:
         converge = playbook()
         again = playbook()
