@@ -9,6 +9,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import (
     MetalLBConfigError,
     build_objects,
+    stale_objects,
 )
 
 
@@ -22,6 +23,16 @@ def metallb_objects(config):
         raise AnsibleFilterError(str(exc)) from None
 
 
+def metallb_stale_objects(found, desired):
+    """The objects the role applied earlier that the variables no longer name."""
+    if not isinstance(found, list) or not isinstance(desired, list):
+        raise AnsibleFilterError("metallb_stale_objects: expected two lists (found objects, desired objects)")
+    return stale_objects(found, desired)
+
+
 class FilterModule:
     def filters(self):
-        return {"metallb_objects": metallb_objects}
+        return {
+            "metallb_objects": metallb_objects,
+            "metallb_stale_objects": metallb_stale_objects,
+        }

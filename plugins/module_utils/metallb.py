@@ -21,6 +21,8 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils.ip_ranges import
 
 API_VERSION = "metallb.io/v1beta1"
 BGP_PEER_API_VERSION = "metallb.io/v1beta2"
+# Every object the role applies carries it, so a later run can find the ones the variables dropped.
+MANAGED_BY = {"app.kubernetes.io/managed-by": "oneport.pachyderm"}
 MAX_ASN = 4294967295
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -101,7 +103,7 @@ def _object(kind, name, namespace, spec, api_version=API_VERSION):
     return {
         "apiVersion": api_version,
         "kind": kind,
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)},
         "spec": spec,
     }
 
@@ -241,3 +243,25 @@ def build_objects(config):
             "metallb_bgp_peers: empty while metallb_bgp_advertisements is set; add the routers to peer with"
         )
     return pools + peers + l2 + bgp
+
+
+def stale_objects(found, desired):
+    """The objects in ``found`` that this role applied earlier and ``desired`` no longer names.
+
+    ``found`` is what the cluster holds (k8s_info resources of the managed kinds); only those that
+    carry the role's label count, so objects made by other means are never returned. Each result
+    names the object well enough to delete it: apiVersion, kind, namespace, name.
+    """
+    wanted = {(obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"]) for obj in desired}
+    stale = []
+    for obj in found or []:
+        metadata = obj.get("metadata") or {}
+        labels = metadata.get("labels") or {}
+        if any(labels.get(key) != value for key, value in MANAGED_BY.items()):
+            continue
+        key = (obj.get("kind"), metadata.get("namespace"), metadata.get("name"))
+        if key not in wanted:
+            stale.append(
+                {"apiVersion": obj.get("apiVersion"), "kind": key[0], "namespace": key[1], "name": key[2]}
+            )
+    return stale

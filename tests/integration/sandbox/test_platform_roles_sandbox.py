@@ -112,6 +112,55 @@ def test_metallb_assigns_a_pool_address_to_a_load_balancer_service(sandbox, conv
         kubectl(sandbox, "delete", "service", "pool-probe", "-n", "default", "--wait=false")
 
 
+def pool_labels(sandbox, name: str) -> dict | None:
+    """The labels of the IPAddressPool `name` in metallb-system, or None when there is none."""
+    found = kubectl(sandbox, "-n", "metallb-system", "get", "ipaddresspool", name, "-o", "json")
+    if found.returncode != 0:
+        assert "NotFound" in found.stderr, found.stderr
+        return None
+    return json.loads(found.stdout)["metadata"].get("labels", {})
+
+
+def test_metallb_removes_a_pool_the_variables_dropped_and_leaves_others_alone(sandbox, converged, tmp_path):
+    _tmp, variables, _runs = converged
+    by_hand = {
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "IPAddressPool",
+        "metadata": {"name": "made-by-hand", "namespace": "metallb-system"},
+        "spec": {"addresses": ["127.240.0.40-127.240.0.41"]},
+    }
+    created = kubectl(sandbox, "create", "-f", "-", stdin=json.dumps(by_hand))
+    assert created.returncode == 0, created.stderr
+    retired = {"name": "retired", "addresses": ["127.240.0.30-127.240.0.31"]}
+    with_retired = {**variables, "metallb_address_pools": [*variables["metallb_address_pools"], retired]}
+    try:
+        added = run_playbook("playbooks/metallb.yml", with_retired, tmp_path)
+        assert added.returncode == 0, added.stdout[-5000:]
+        assert pool_labels(sandbox, "retired") == {"app.kubernetes.io/managed-by": "oneport.pachyderm"}
+
+        # Check mode reports the deletion and leaves the pool in place.
+        check = run_playbook("playbooks/metallb.yml", variables, tmp_path, "--check")
+        assert check.returncode == 0, check.stdout[-5000:]
+        assert changed(check) == 1, check.stdout[-5000:]
+        assert pool_labels(sandbox, "retired") is not None
+
+        dropped = run_playbook("playbooks/metallb.yml", variables, tmp_path)
+        assert dropped.returncode == 0, dropped.stdout[-5000:]
+        assert changed(dropped) == 1, dropped.stdout[-5000:]
+        assert pool_labels(sandbox, "retired") is None
+        # A pool the role did not make is never touched, and the configured one stays.
+        assert pool_labels(sandbox, "made-by-hand") == {}
+        assert pool_labels(sandbox, "sandbox-loopback") is not None
+
+        again = run_playbook("playbooks/metallb.yml", variables, tmp_path)
+        assert changed(again) == 0, again.stdout[-5000:]
+    finally:
+        kubectl(
+            sandbox, "-n", "metallb-system", "delete", "ipaddresspool", "made-by-hand", "--ignore-not-found"
+        )
+        kubectl(sandbox, "-n", "metallb-system", "delete", "ipaddresspool", "retired", "--ignore-not-found")
+
+
 def test_cert_manager_issues_the_proxy_tls_secret_from_the_ca_chain(sandbox, converged):
     secret = json.loads(
         kubectl(sandbox, "get", "secret", "pachyderm-proxy-tls", "-n", TLS_NAMESPACE, "-o", "json").stdout

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import (
+    MANAGED_BY,
     MetalLBConfigError,
     build_objects,
+    stale_objects,
 )
 
 L2_SITE = {
@@ -173,3 +175,64 @@ def test_bgp_advertisement_without_peers_is_refused():
 
 def test_pools_that_are_not_a_list_are_refused():
     bad({"address_pools": {"name": "a"}}, r"metallb_address_pools: expected a list")
+
+
+def test_every_object_carries_the_managed_by_label():
+    objects = build_objects(L2_SITE)
+    assert all(
+        o["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "oneport.pachyderm"} for o in objects
+    )
+    # Each object has its own copy: changing one label set leaves the others alone.
+    objects[0]["metadata"]["labels"]["x"] = "y"
+    assert "x" not in objects[1]["metadata"]["labels"]
+
+
+def found(kind, name, labels=None, namespace="metallb-system", api_version="metallb.io/v1beta1"):
+    metadata = {"name": name, "namespace": namespace}
+    if labels is not None:
+        metadata["labels"] = labels
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": {}}
+
+
+def test_stale_objects_are_the_labelled_ones_the_variables_dropped():
+    desired = build_objects(L2_SITE)
+    in_cluster = [
+        *desired,
+        found("IPAddressPool", "retired", dict(MANAGED_BY)),
+        found("BGPPeer", "old-router", dict(MANAGED_BY), api_version="metallb.io/v1beta2"),
+        found("IPAddressPool", "made-by-hand"),
+        found("L2Advertisement", "other-tool", {"app.kubernetes.io/managed-by": "Helm"}),
+    ]
+    assert stale_objects(in_cluster, desired) == [
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "namespace": "metallb-system",
+            "name": "retired",
+        },
+        {
+            "apiVersion": "metallb.io/v1beta2",
+            "kind": "BGPPeer",
+            "namespace": "metallb-system",
+            "name": "old-router",
+        },
+    ]
+
+
+def test_an_object_of_the_same_name_but_another_kind_or_namespace_is_not_kept_by_it():
+    desired = build_objects(L2_SITE)  # has IPAddressPool "public" in metallb-system
+    in_cluster = [
+        found("L2Advertisement", "public", dict(MANAGED_BY)),
+        found("IPAddressPool", "public", dict(MANAGED_BY), namespace="elsewhere"),
+    ]
+    assert [(o["kind"], o["namespace"]) for o in stale_objects(in_cluster, desired)] == [
+        ("L2Advertisement", "metallb-system"),
+        ("IPAddressPool", "elsewhere"),
+    ]
+
+
+def test_nothing_is_stale_when_the_cluster_holds_what_the_variables_name():
+    desired = build_objects(L2_SITE)
+    assert stale_objects(desired, desired) == []
+    assert stale_objects([], desired) == []
+    assert stale_objects(None, desired) == []
