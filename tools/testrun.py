@@ -89,24 +89,26 @@ def sanity_python() -> str:
     return str(python)
 
 
+def tracked_files(root: Path) -> list[str]:
+    """The checkout's files as git sees them (tracked, and new ones it does not ignore), relative."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line for line in out.splitlines() if (root / line).is_file()]
+
+
 def sanity() -> int:
     """ansible-test wants the collection at ansible_collections/<ns>/<name>: copy the tracked files."""
     with tempfile.TemporaryDirectory(prefix="oneport-sanity-") as tmp:
         dest = Path(tmp) / "ansible_collections" / "oneport" / "pachyderm"
-        files = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
-        for rel in files:
-            src = ROOT / rel
-            if not src.is_file():
-                continue
+        for rel in tracked_files(ROOT):
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
+            shutil.copy2(ROOT / rel, target)
         # ansible-test lists files through git when it sees a repository.
         subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
         subprocess.run(["git", "add", "-A"], cwd=dest, check=True)

@@ -25,19 +25,9 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import install_tools  # noqa: E402 - tools/ is not a package; the one definition of the cache location
 import render_ee  # noqa: E402 - the generator lives in tools/
+from testrun import tracked_files  # noqa: E402 - the one listing of the checkout's files
 
 EE_TOOLS = {"helm", "helm-diff", "kubectl", "pachctl", "envoy"}
-
-
-def tracked_files(root: Path) -> list[str]:
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [line for line in out.splitlines() if (root / line).is_file()]
 
 
 @pytest.fixture(scope="module")
