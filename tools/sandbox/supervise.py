@@ -76,6 +76,12 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
+    def pause(seconds: float) -> None:
+        """Sleep, but end early once asked to stop."""
+        deadline = time.monotonic() + seconds
+        while not stopping and time.monotonic() < deadline:
+            time.sleep(0.2)
+
     def say(state: str) -> None:
         marker.write_text(state + "\n")
         print(f"[supervise] {time.strftime('%H:%M:%S')} {name}: {state}", flush=True)
@@ -85,10 +91,7 @@ def main(argv=None) -> int:
         missing = [crd for crd in args.wait_crd if not crd_established(args.kubeconfig, crd)]
         if missing:
             say(f"waiting for CRDs: {', '.join(missing)}")
-            for _tick in range(4):
-                if stopping:
-                    break
-                time.sleep(0.5)
+            pause(2.0)
             continue
         extra = []
         if args.pod_for:
@@ -96,10 +99,7 @@ def main(argv=None) -> int:
             pod = find_pod(args.kubeconfig, namespace, selector)
             if pod is None:
                 say(f"waiting for a Running pod {selector} in {namespace}")
-                for _tick in range(4):
-                    if stopping:
-                        break
-                    time.sleep(0.5)
+                pause(2.0)
                 continue
             extra = [f"--pod-name={pod}"]
         say("running")
@@ -111,9 +111,7 @@ def main(argv=None) -> int:
         if time.monotonic() - started > 60:
             backoff = 1.0
         say(f"exited with {child.returncode}; restarting in {backoff:.0f}s")
-        deadline = time.monotonic() + backoff
-        while not stopping and time.monotonic() < deadline:
-            time.sleep(0.2)
+        pause(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF)
     if child is not None and child.poll() is None:
         try:
