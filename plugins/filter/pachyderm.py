@@ -6,6 +6,7 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_chart_hints
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
 
@@ -43,6 +44,11 @@ def pachyderm_chart_problems(values, schema, chart_values):
     return _call(model.chart_problems, values, schema, chart_values)
 
 
+def pachyderm_chart_hint(message):
+    """The pachyderm_* variables to fix for a message the chart failed with."""
+    return pachyderm_chart_hints.chart_hint(message)
+
+
 def pachyderm_redact(values):
     """[values with credentials masked, {path: credential}] for render output."""
     return list(_call(model.redact, values))
@@ -67,6 +73,7 @@ class FilterModule:
             "pachyderm_pin": pachyderm_pin,
             "pachyderm_values": pachyderm_values,
             "pachyderm_chart_problems": pachyderm_chart_problems,
+            "pachyderm_chart_hint": pachyderm_chart_hint,
             "pachyderm_redact": pachyderm_redact,
             "pachyderm_upstream_idps": pachyderm_upstream_idps,
             "pachyderm_endpoint": pachyderm_endpoint,

@@ -20,6 +20,7 @@ def test_every_filter_is_registered():
         "pachyderm_pin",
         "pachyderm_values",
         "pachyderm_chart_problems",
+        "pachyderm_chart_hint",
         "pachyderm_redact",
         "pachyderm_upstream_idps",
         "pachyderm_endpoint",
@@ -63,3 +64,22 @@ def test_values_without_the_secret_read_use_placeholders():
     pinned = filters.pachyderm_pin({}, inputs)["values"]
     amazon = filters.pachyderm_values(inputs, pinned)["pachd"]["storage"]["amazon"]
     assert amazon["secret"] == "<from Secret minio>"
+
+
+def test_a_chart_refusal_names_the_variables_behind_the_value_it_names():
+    hint = filters.pachyderm_chart_hint(
+        "Error: execution error at (pachyderm/templates/_helpers.tpl:9:3): deployTarget must be set"
+    )
+    assert hint.startswith("Fix pachyderm_storage_backend ")
+
+
+def test_a_refusal_of_storage_names_every_storage_variable():
+    hint = filters.pachyderm_chart_hint(
+        "execution error at (pachyderm/templates/pachd/deployment.yaml): storage URL required"
+    )
+    assert "pachyderm_storage_bucket" in hint and "pachyderm_storage_endpoint" in hint
+
+
+def test_an_unknown_refusal_points_at_the_chart_version_and_the_readme():
+    hint = filters.pachyderm_chart_hint("Error: something else entirely")
+    assert "pachyderm_chart_version" in hint and "roles/pachyderm/README.md" in hint
