@@ -30,7 +30,8 @@ LEGACY_PORTS = {  # inventory name -> chart key under proxy.service.legacyPorts
     "metrics": "metrics",
 }
 DEFAULT_STORAGE = {"aws": "s3", "gcp": "gcs", "azure": "azure"}
-DEPLOY_TARGET = {"s3": "AMAZON", "gcs": "GOOGLE", "azure": "MICROSOFT", "local": "LOCAL"}
+# MinIO speaks S3 but is not AWS: CUSTOM, with backend AMAZON and the endpoint storageURL set explicitly.
+DEPLOY_TARGET = {"s3": "AMAZON", "minio": "CUSTOM", "gcs": "GOOGLE", "azure": "MICROSOFT", "local": "LOCAL"}
 STORAGE_BACKEND = {"s3": "AMAZON", "minio": "AMAZON", "gcs": "GOOGLE", "azure": "MICROSOFT", "local": "LOCAL"}
 # Keys of the existing Secret named by pachyderm_storage_credentials_secret, per backend.
 STORAGE_SECRET_KEYS = {

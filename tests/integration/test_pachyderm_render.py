@@ -1,15 +1,14 @@
 """Render-only mode: the pachyderm role writes values and manifests with real helm, touching no cluster.
 
-The chart here is assembled for the test from the reference chart's own values.yaml and
-values.schema.json (so `helm template` validates the values against the real schema) plus one
-template that renders the proxy Service the way the chart does (type, annotations, loadBalancerIP).
-The real chart's templates are not available offline; the sandbox's fixture chart covers the rest.
+The chart is the real Pachyderm chart package (2.12.0) from the shared reference data, so the role's
+check runs against its values.yaml and values.schema.json and `helm template` renders its own
+templates: what is asserted here is what the chart would install.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import shutil
 import stat
 from pathlib import Path
 
@@ -20,41 +19,10 @@ from playbook_runs import ansible_env, ansible_playbook, json_report
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "render-test-secret-access-key"
 
-PROXY_SERVICE = """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: pachyderm-proxy
-  namespace: {{ .Release.Namespace }}
-  annotations: {{ toYaml .Values.proxy.service.annotations | nindent 4 }}
-spec:
-  type: {{ .Values.proxy.service.type }}
-  {{- if .Values.proxy.service.loadBalancerIP }}
-  loadBalancerIP: {{ .Values.proxy.service.loadBalancerIP }}
-  {{- end }}
-  ports:
-    - name: http-port
-      port: {{ .Values.proxy.service.httpPort }}
-      targetPort: 8080
-    {{- if .Values.proxy.tls.enabled }}
-    - name: https-port
-      port: {{ .Values.proxy.service.httpsPort }}
-      targetPort: 8443
-    {{- end }}
-  selector:
-    app: pachyderm-proxy
-"""
-
 
 @pytest.fixture(scope="module")
-def chart(reference_dir, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("chart") / "pachyderm"
-    (path / "templates").mkdir(parents=True)
-    (path / "Chart.yaml").write_text("apiVersion: v2\nname: pachyderm\nversion: 2.12.0\nappVersion: 2.12.0\n")
-    for name in ("values.yaml", "values.schema.json"):
-        shutil.copy(reference_dir / "pachyderm" / name, path / name)
-    (path / "templates" / "proxy-service.yaml").write_text(PROXY_SERVICE)
-    return path
+def chart(reference_dir) -> Path:
+    return reference_dir / "charts" / "pachyderm-2.12.0.tgz"
 
 
 def run_role(inventory: Path, tmp: Path) -> dict:
@@ -80,6 +48,7 @@ def rendered(chart, tmp_path_factory) -> dict:
         "oneport_tls": "self_signed",
         "oneport_source_ranges": ["127.0.0.0/8"],
         "oneport_render_dir": str(render_dir),
+        "oneport_kubeconfig": str(tmp / "no-cluster" / "kubeconfig"),
         "pachyderm_environment": "sandbox",
         "pachyderm_metallb_address_pool": "sandbox-loopback",
         "pachyderm_chart_ref": str(chart),
@@ -108,6 +77,23 @@ def rendered(chart, tmp_path_factory) -> dict:
     return {"dir": render_dir, "first": first, "second": second, "files": files, "modes": modes}
 
 
+def manifest(rendered: dict, kind: str, name: str) -> dict:
+    """The object ``kind``/``name`` of the chart's rendered manifests."""
+    for doc in yaml.safe_load_all(rendered["files"]["manifests.yaml"]):
+        if doc and doc["kind"] == kind and doc["metadata"]["name"] == name:
+            return doc
+    raise AssertionError(f"manifests.yaml has no {kind} {name}")
+
+
+def secret_data(secret: dict) -> dict:
+    return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
+
+
+def container_env(deployment: dict, container: str) -> dict:
+    (spec,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == container]
+    return {entry["name"]: entry.get("value") for entry in spec.get("env", [])}
+
+
 def test_render_writes_values_manifests_and_the_pinned_secret(rendered):
     assert set(rendered["files"]) == {
         "values.yaml",
@@ -132,16 +118,43 @@ def test_credentials_and_manifests_are_private_files(rendered):
     assert "root-token" in secret_values["pinned"]
 
 
+def test_the_chart_copies_the_storage_credentials_into_its_storage_secret(rendered):
+    # Why manifests.yaml is private: the chart's own Secret carries the key.
+    data = secret_data(manifest(rendered, "Secret", "pachyderm-storage-secret"))
+    assert data["AWS_SECRET_ACCESS_KEY"] == SECRET_KEY
+    assert data["AWS_ACCESS_KEY_ID"] == "render-test-access-key"
+
+
+def test_minio_renders_as_the_s3_backend_on_its_endpoint(rendered):
+    values = yaml.safe_load(rendered["files"]["values.yaml"])
+    assert values["deployTarget"] == "CUSTOM"
+    env = container_env(manifest(rendered, "Deployment", "pachd"), "pachd")
+    assert env["STORAGE_BACKEND"] == "AMAZON"
+    assert env["STORAGE_URL"].startswith("s3://pachyderm?endpoint=minio.storage.svc:9000&")
+    data = secret_data(manifest(rendered, "Secret", "pachyderm-storage-secret"))
+    assert data["CUSTOM_ENDPOINT"] == "https://minio.storage.svc:9000"
+    assert data["DISABLE_SSL"] == "false"
+    assert data["AMAZON_BUCKET"] == "pachyderm"
+
+
 def test_rendered_proxy_service_carries_the_pool_and_the_source_ranges(rendered):
-    service = next(
-        doc
-        for doc in yaml.safe_load_all(rendered["files"]["manifests.yaml"])
-        if doc and doc["kind"] == "Service"
-    )
+    service = manifest(rendered, "Service", "pachyderm-proxy")
+    assert service["spec"]["type"] == "LoadBalancer"
     annotations = service["metadata"]["annotations"]
     assert annotations["metallb.io/address-pool"] == "sandbox-loopback"
     assert annotations["service.beta.kubernetes.io/load-balancer-source-ranges"] == "127.0.0.0/8"
-    assert [p["port"] for p in service["spec"]["ports"]] == [80, 443]
+    # Chart 2.12's proxy Service template has no loadBalancerSourceRanges field: only the annotation.
+    assert "loadBalancerSourceRanges" not in service["spec"]
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [
+        ("http-port", 80),
+        ("https-port", 443),
+    ]
+
+
+def test_the_proxy_serves_tls_from_the_named_secret(rendered):
+    volumes = manifest(rendered, "Deployment", "pachyderm-proxy")["spec"]["template"]["spec"]["volumes"]
+    secrets = [v["secret"]["secretName"] for v in volumes if "secret" in v]
+    assert secrets == ["pachyderm-proxy-tls"]
 
 
 def test_a_second_render_changes_nothing(rendered):

@@ -404,6 +404,27 @@ def test_minio_is_an_amazon_backend_with_a_custom_endpoint():
     assert storage["storageURL"].endswith("&disableSSL=true")
 
 
+def test_minio_deploys_as_a_custom_target_on_the_amazon_backend():
+    values = build({"platform": "metallb", **STORAGE_INPUTS["minio"]})
+    assert values["deployTarget"] == "CUSTOM"
+    assert values["pachd"]["storage"]["backend"] == "AMAZON"
+
+
+@pytest.mark.parametrize(
+    ("storage", "target"),
+    [
+        ("s3-keys", "AMAZON"),
+        ("minio", "CUSTOM"),
+        ("gcs", "GOOGLE"),
+        ("azure", "MICROSOFT"),
+        ("local", "LOCAL"),
+    ],
+)
+def test_every_storage_backend_sets_the_deploy_target_the_chart_requires(storage, target):
+    # The chart fails with "deployTarget must be set" when it is empty.
+    assert build({"platform": "metallb", **STORAGE_INPUTS[storage]})["deployTarget"] == target
+
+
 def test_storage_credentials_come_from_the_named_secret():
     inputs = {"platform": "metallb", **STORAGE_INPUTS["minio"]}
     pinned = model.pin(None, model.pinned_keys(inputs))["values"]

@@ -1,0 +1,215 @@
+"""Every inventory under inventories/ renders with the real Pachyderm chart 2.12.0, touching no cluster.
+
+Each inventory (found by its hosts.yml, so a new one is covered without a change here) gets one run of
+playbooks/pachyderm.yml in the role's render-only mode, with the chart package from the shared
+reference data. What the chart renders must match what the inventory asks for: the storage backend
+pachd runs, the storage Secret the chart writes, the proxy Service's type.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.vars.manager import VariableManager
+from playbook_runs import ansible_env, ansible_playbook, json_report
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY_ROOT = REPO / "inventories"
+INVENTORIES = sorted(
+    p.parent.relative_to(INVENTORY_ROOT).as_posix() for p in INVENTORY_ROOT.rglob("hosts.yml")
+)
+CHART = "pachyderm-2.12.0.tgz"
+
+# The chart's values.yaml: deployTarget "must be one of GOOGLE, AMAZON, MINIO, MICROSOFT, CUSTOM or LOCAL".
+CHART_DEPLOY_TARGETS = ("GOOGLE", "AMAZON", "MINIO", "MICROSOFT", "CUSTOM", "LOCAL")
+# Inventory storage backend -> (deployTarget, the STORAGE_BACKEND the chart hands pachd).
+CHART_STORAGE = {
+    "s3": ("AMAZON", "AMAZON"),
+    "minio": ("CUSTOM", "AMAZON"),
+    "gcs": ("GOOGLE", "GOOGLE"),
+    "azure": ("MICROSOFT", "MICROSOFT"),
+    "local": ("LOCAL", "LOCAL"),
+}
+# Kubernetes modules other than helm_template reach a cluster: none may run in render-only mode.
+OFFLINE_ACTIONS = {"kubernetes.core.helm_template"}
+
+
+def inventory_vars(inventory: Path) -> dict:
+    """The variables localhost of ``inventory`` has (group_vars included), as the inventory states them."""
+    loader = DataLoader()
+    manager = InventoryManager(loader=loader, sources=[str(inventory)])
+    return VariableManager(loader=loader, inventory=manager).get_vars(host=manager.get_host("localhost"))
+
+
+def truthy(value) -> bool:
+    return str(value).strip().lower() in ("true", "yes", "1")
+
+
+class Asked:
+    """What an inventory asks for, read from its variables with the role's defaults."""
+
+    def __init__(self, variables: dict):
+        self.platform = str(variables.get("pachyderm_platform", variables.get("oneport_platform", "local")))
+        default_backend = {"aws": "s3", "gcp": "gcs", "azure": "azure"}.get(self.platform, "local")
+        self.backend = str(variables.get("pachyderm_storage_backend") or default_backend)
+        default_type = "NodePort" if self.platform in ("nodeport", "kind") else "LoadBalancer"
+        self.service_type = str(variables.get("pachyderm_service_type") or default_type)
+        self.bucket = str(variables.get("pachyderm_storage_bucket", ""))
+        self.region = str(variables.get("pachyderm_storage_region", ""))
+        self.endpoint = str(variables.get("pachyderm_storage_endpoint", ""))
+        self.secure = truthy(variables.get("pachyderm_storage_secure", True))
+
+
+@pytest.fixture(scope="module")
+def chart_contract(reference_dir) -> dict:
+    """The values.yaml and values.schema.json inside the chart package."""
+    with tarfile.open(reference_dir / "charts" / CHART) as archive:
+        values = archive.extractfile("pachyderm/values.yaml").read()
+        schema = archive.extractfile("pachyderm/values.schema.json").read()
+    return {"values": yaml.safe_load(values), "schema": json.loads(schema)}
+
+
+@pytest.fixture(scope="module", params=INVENTORIES, ids=INVENTORIES)
+def render(request, reference_dir, tmp_path_factory) -> dict:
+    """One render-only run of the pachyderm playbook for the inventory, and what it wrote."""
+    inventory = INVENTORY_ROOT / request.param
+    tmp = tmp_path_factory.mktemp("inventory-render")
+    render_dir = tmp / "out"
+    # The chart is a local package: no repository (inventories/local reads its sandbox's URL from a
+    # file only a running sandbox has). A kubeconfig that does not exist: reaching a cluster would fail.
+    no_cluster = str(tmp / "no-cluster" / "kubeconfig")
+    result = ansible_playbook(
+        "playbooks/pachyderm.yml",
+        "-e", f"oneport_render_dir={render_dir}",
+        "-e", f"pachyderm_chart_ref={reference_dir / 'charts' / CHART}",
+        "-e", "pachyderm_chart_repo_url=",
+        "-e", "oneport_chart_repo_url=",
+        "-e", f"pachyderm_helm_binary={REPO / 'bin' / 'helm'}",
+        "-e", f"oneport_kubeconfig={no_cluster}",
+        inventory=inventory,
+        env=ansible_env(tmp, json_report=True, KUBECONFIG=no_cluster, K8S_AUTH_KUBECONFIG=no_cluster),
+        timeout=300,
+    )  # fmt: skip
+    report = json_report(result)
+    manifests = [doc for doc in yaml.safe_load_all((render_dir / "manifests.yaml").read_text()) if doc]
+    return {
+        "asked": Asked(inventory_vars(inventory)),
+        "report": report,
+        "values": yaml.safe_load((render_dir / "values.yaml").read_text()),
+        "manifests": manifests,
+    }
+
+
+def ran(report: dict):
+    """(task path, action, result) of every task that ran on localhost, not skipped."""
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            result = task["hosts"].get("localhost", {})
+            if result and not result.get("skipped"):
+                yield task["task"].get("path", ""), result.get("action", ""), result
+
+
+def manifest(render: dict, kind: str, name: str) -> dict:
+    for doc in render["manifests"]:
+        if doc["kind"] == kind and doc["metadata"]["name"] == name:
+            return doc
+    raise AssertionError(f"manifests.yaml has no {kind} {name}")
+
+
+def container_env(deployment: dict, container: str) -> dict:
+    (spec,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == container]
+    return {entry["name"]: entry.get("value") for entry in spec.get("env", [])}
+
+
+def secret_data(secret: dict) -> dict:
+    return {key: base64.b64decode(value).decode() for key, value in (secret.get("data") or {}).items()}
+
+
+def test_the_render_succeeds_without_touching_a_cluster(render):
+    online = sorted(
+        {action for _path, action, _result in ran(render["report"]) if action.startswith("kubernetes.core.")}
+        - OFFLINE_ACTIONS
+    )
+    assert online == []
+    assert render["report"]["stats"]["localhost"]["failures"] == 0
+
+
+def test_the_role_checks_the_values_against_the_real_chart(render, chart_contract):
+    checks = [
+        result
+        for path, action, result in ran(render["report"])
+        if "roles/pachyderm/tasks/check_values.yml" in path and action == "ansible.builtin.assert"
+    ]
+    assert checks, "the role's chart check (check_values.yml) did not run"
+    assert not any(result.get("failed") for result in checks)
+    assert model.chart_problems(render["values"], chart_contract["schema"], chart_contract["values"]) == []
+
+
+def test_the_manifests_parse_as_kubernetes_objects(render):
+    assert render["manifests"]
+    for doc in render["manifests"]:
+        assert doc.get("apiVersion") and doc.get("kind") and doc["metadata"].get("name"), doc
+    manifest(render, "Deployment", "pachd")
+
+
+def test_the_values_set_the_deploy_target_of_the_storage_backend(render):
+    target = render["values"].get("deployTarget")
+    assert target in CHART_DEPLOY_TARGETS
+    assert target == CHART_STORAGE[render["asked"].backend][0]
+
+
+@pytest.mark.parametrize("deployment", ["pachd", "pachw"])
+def test_pachd_and_pachw_run_the_storage_backend_of_the_inventory(render, deployment):
+    asked = render["asked"]
+    env = container_env(manifest(render, "Deployment", deployment), deployment)
+    assert env["STORAGE_BACKEND"] == CHART_STORAGE[asked.backend][1]
+    expected_url = {
+        "s3": f"s3://{asked.bucket}",
+        "minio": f"s3://{asked.bucket}?endpoint={asked.endpoint}&",
+        "gcs": f"gs://{asked.bucket}",
+        "azure": f"azblob://{asked.bucket}",
+    }
+    if asked.backend == "local":
+        # The chart leaves STORAGE_URL out for LOCAL and stores under a host path instead.
+        assert "STORAGE_URL" not in env
+        assert env["STORAGE_HOST_PATH"].endswith("/pachd")
+    elif asked.backend == "minio":
+        assert env["STORAGE_URL"].startswith(expected_url["minio"])
+    else:
+        assert env["STORAGE_URL"] == expected_url[asked.backend]
+
+
+def test_the_storage_secret_matches_the_storage_backend(render):
+    asked = render["asked"]
+    data = secret_data(manifest(render, "Secret", "pachyderm-storage-secret"))
+    if asked.backend == "local":
+        assert data == {}
+    elif asked.backend == "gcs":
+        assert set(data) >= {"GOOGLE_BUCKET", "GOOGLE_CRED"}
+        assert data["GOOGLE_BUCKET"] == asked.bucket
+    elif asked.backend == "azure":
+        # The container travels in STORAGE_URL; the Secret holds the account and its key.
+        assert set(data) == {"AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY"}
+        assert data["AZURE_STORAGE_ACCOUNT"]
+    else:
+        assert data["AMAZON_BUCKET"] == asked.bucket
+        if asked.backend == "s3":
+            assert (data["AMAZON_REGION"], data["CUSTOM_ENDPOINT"]) == (asked.region, "")
+        else:
+            scheme = "https" if asked.secure else "http"
+            assert data["CUSTOM_ENDPOINT"] == f"{scheme}://{asked.endpoint}"
+            assert data["DISABLE_SSL"] == str(not asked.secure).lower()
+
+
+def test_the_proxy_service_has_the_type_the_inventory_implies(render):
+    service = manifest(render, "Service", "pachyderm-proxy")
+    assert service["spec"]["type"] == render["asked"].service_type
