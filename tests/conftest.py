@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from reference_data import assemble_from_charts, find_reference_dir
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def find_reference_dir() -> Path:
-    """The shared reference data: ../shared/reference beside the checkout, or ONEPORT_REFERENCE_DIR."""
-    candidates = [
-        os.environ.get("ONEPORT_REFERENCE_DIR"),
-        REPO.parent / "shared" / "reference",
-        "/work/shared/reference",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "pachyderm" / "values.schema.json").is_file():
-            return Path(candidate)
-    raise RuntimeError(
-        "reference data not found: put the shared/ folder beside the checkout or set ONEPORT_REFERENCE_DIR"
-    )
 
 
 @pytest.fixture(scope="session")
@@ -31,5 +16,10 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def reference_dir() -> Path:
-    return find_reference_dir()
+def reference_dir(tmp_path_factory) -> Path:
+    """The reference data (see tests/reference_data.py): found beside the checkout, or assembled."""
+    found = find_reference_dir()
+    if found is not None:
+        return found
+    helm = REPO / "bin" / "helm"
+    return assemble_from_charts(tmp_path_factory.mktemp("reference"), str(helm) if helm.exists() else "helm")

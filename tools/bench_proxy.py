@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT / "tests" / "integration" / "envoy"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from conftest import find_reference_dir  # noqa: E402
 from emulated_link import EmulatedLink  # noqa: E402
 from envoy_harness.backends import GrpcBackend, Recorder  # noqa: E402
 from envoy_harness.envoy import Envoy, free_port  # noqa: E402
@@ -41,6 +40,7 @@ from envoy_harness.ours import render  # noqa: E402
 from envoy_harness.proxies import BACKEND_NAMES  # noqa: E402
 from envoy_harness.reference import reference_bootstrap  # noqa: E402
 from envoy_harness.traffic import grpc_channel, grpc_upload  # noqa: E402
+from reference_data import assemble_from_charts, find_reference_dir  # noqa: E402
 
 CHUNK = 256 * 1024
 TARGET = 0.8
@@ -211,7 +211,8 @@ def run(args, backend_port: int, backend_pid: int, work: Path) -> int:
     }
     if args.limit:
         description["limits"] = {k: int(v) for k, v in (item.split("=", 1) for item in args.limit)}
-    reference_config = reference_bootstrap(find_reference_dir(), dict.fromkeys(BACKEND_NAMES, backend_port))
+    reference = find_reference_dir() or assemble_from_charts(work / "reference", str(ROOT / "bin" / "helm"))
+    reference_config = reference_bootstrap(reference, dict.fromkeys(BACKEND_NAMES, backend_port))
     l4_port = free_port()
     with (
         Envoy(render(description, work), work, "ours") as ours,
