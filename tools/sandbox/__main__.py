@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import chart_repo
 from .cluster import Sandbox, SandboxError
 
 
@@ -30,10 +31,10 @@ def main(argv=None) -> int:
             else:
                 print("sandbox stopped")
         elif args.command == "charts":
-            from .charts import build_all
-
-            for name, path in build_all().items():
-                print(f"{name}: {path}")
+            source = chart_repo.charts_source()
+            print(f"chart repository content: {source}")
+            for chart in chart_repo.pinned_charts():
+                print(f"  {chart['name']} {chart['version']} (publisher: {chart['publisher']})")
         elif args.command == "kubeconfig":
             print(sandbox.kubeconfig)
         else:
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
                 pid = f"pid {s.pid}" if s.pid else ""
                 print(f"{s.name:<{width}}  {state:<7} {pid:<11} {s.detail}")
             return 0 if all(s.running for s in statuses) else 3
-    except SandboxError as err:
+    except (SandboxError, chart_repo.ChartSourceError) as err:
         print(f"sandbox: {err}", file=sys.stderr)
         return 1
     return 0

@@ -1,8 +1,8 @@
-"""A stand-in for cert-manager's controller in the sandbox cluster.
+"""A STAND-IN for cert-manager's controller, webhook and cainjector in the sandbox cluster.
 
-cert-manager's controller cannot be built on these machines, so the sandbox runs this instead. It
-honours the part of cert-manager's contract the roles rely on, against the real cert-manager.io/v1
-CRDs:
+cert-manager's controller, webhook and cainjector cannot be built on these machines, so the sandbox
+runs this instead. It is not cert-manager: it honours the part of cert-manager's contract the roles and
+the real v1.21 chart rely on, against the real cert-manager.io/v1 CRDs:
 
 - Issuers and ClusterIssuers get a Ready condition: `selfSigned` is Ready; `ca` is Ready when its
   `secretName` holds a key pair; ACME issuers are never Ready here (no ACME server is reachable), with
@@ -13,6 +13,10 @@ CRDs:
   A Certificate is re-issued only when its Secret is missing or no longer matches the spec (names,
   issuer), so repeated runs leave the Secret unchanged.
 
+- The webhook and cainjector part (see certmanager_webhook.py): the `cert-manager-webhook-ca` Secret,
+  caBundle injection into the chart's webhook configurations, and the admission endpoints served over
+  HTTPS on a Unix socket that the sandbox's egress proxy connects the `cert-manager-webhook` Service to.
+
 It does not do CertificateRequests, Orders, Challenges, renewal before expiry or key rotation policies.
 """
 
@@ -22,6 +26,7 @@ import argparse
 import base64
 import datetime
 import ipaddress
+import os
 import re
 import signal
 import sys
@@ -32,6 +37,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from . import certmanager_webhook as webhook
 
 GROUP, VERSION = "cert-manager.io", "v1"
 DEFAULT_DURATION = datetime.timedelta(days=90)
@@ -445,12 +452,139 @@ class StandIn:
         self.reconcile_certificates(issuers)
 
 
+class WebhookStandIn:
+    """The webhook's serving CA and certificate, and the cainjector's caBundle injection."""
+
+    def __init__(self, api_client, server: webhook.WebhookServer, cert_dir: Path, log=print):
+        from kubernetes import client
+
+        self.core = client.CoreV1Api(api_client)
+        self.admission = client.AdmissionregistrationV1Api(api_client)
+        self.api_client = api_client
+        self.server = server
+        self.cert_dir = cert_dir
+        self.log = log
+        self.serving_for = None  # (CA serial, leaf not_after) of the certificate being served
+
+    def _namespace_exists(self) -> bool:
+        from kubernetes.client.rest import ApiException
+
+        try:
+            self.core.read_namespace(webhook.NAMESPACE)
+            return True
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise
+
+    def ensure_ca(self):
+        """(key, cert) of the serving CA Secret, (re)generated the way cert-manager's webhook does."""
+        from kubernetes.client.rest import ApiException
+
+        try:
+            secret = self.core.read_namespaced_secret(webhook.CA_SECRET, webhook.NAMESPACE)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            secret = None
+        data = {k: base64.b64decode(v) for k, v in ((secret.data or {}) if secret else {}).items()}
+        loaded = webhook.load_ca(data)
+        if loaded is not None:
+            return loaded
+        key, cert = webhook.new_ca()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": webhook.CA_SECRET,
+                "namespace": webhook.NAMESPACE,
+                "annotations": {webhook.ALLOW_DIRECT_INJECTION: "true"},
+            },
+            "data": webhook.ca_secret_data(key, cert),
+        }
+        if secret is None:
+            self.core.create_namespaced_secret(webhook.NAMESPACE, body)
+        else:
+            body["metadata"]["resourceVersion"] = secret.metadata.resource_version
+            body["metadata"]["annotations"] = dict(
+                secret.metadata.annotations or {}, **body["metadata"]["annotations"]
+            )
+            self.core.replace_namespaced_secret(webhook.CA_SECRET, webhook.NAMESPACE, body)
+        self.log(f"generated the webhook serving CA {webhook.NAMESPACE}/{webhook.CA_SECRET}")
+        return key, cert
+
+    def ensure_serving_certificate(self, ca_key, ca_cert) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        if self.serving_for is not None:
+            serial, not_after = self.serving_for
+            if serial == ca_cert.serial_number and not_after - now > webhook.LEAF_DURATION / 3:
+                return
+        key, cert = webhook.serving_certificate(ca_key, ca_cert, webhook.dns_names(), now=now)
+        self.cert_dir.mkdir(parents=True, exist_ok=True)
+        key_file, cert_file = self.cert_dir / "tls.key", self.cert_dir / "tls.crt"
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(private_key_pem(key, "PKCS8"))
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.server.set_certificate(str(cert_file), str(key_file))
+        self.serving_for = (ca_cert.serial_number, cert.not_valid_after_utc)
+        self.log(f"serving the admission webhook with a certificate for {', '.join(webhook.dns_names())}")
+
+    def inject_ca_bundles(self) -> None:
+        from kubernetes.client.rest import ApiException
+
+        kinds = (
+            (
+                "ValidatingWebhookConfiguration",
+                self.admission.list_validating_webhook_configuration,
+                self.admission.patch_validating_webhook_configuration,
+            ),
+            (
+                "MutatingWebhookConfiguration",
+                self.admission.list_mutating_webhook_configuration,
+                self.admission.patch_mutating_webhook_configuration,
+            ),
+        )
+        for kind, lister, patcher in kinds:
+            for item in lister().items:
+                config = self.api_client.sanitize_for_serialization(item)
+                source = webhook.injection_source(config)
+                if source is None:
+                    continue
+                try:
+                    secret = self.core.read_namespaced_secret(source[1], source[0])
+                except ApiException as err:
+                    if err.status == 404:
+                        continue
+                    raise
+                bundle = webhook.injectable_bundle(self.api_client.sanitize_for_serialization(secret))
+                webhooks = webhook.inject(config, bundle) if bundle else None
+                if webhooks is not None:
+                    patcher(config["metadata"]["name"], {"webhooks": webhooks})
+                    self.log(
+                        f"injected the CA of {source[0]}/{source[1]} into {kind} {config['metadata']['name']}"
+                    )
+
+    def step(self) -> bool:
+        """One reconcile; False while cert-manager's namespace does not exist yet."""
+        if not self._namespace_exists():
+            return False
+        ca_key, ca_cert = self.ensure_ca()
+        self.ensure_serving_certificate(ca_key, ca_cert)
+        self.inject_ca_bundles()
+        return True
+
+
 def main(argv=None) -> int:
     from kubernetes import config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument(
+        "--webhook-socket",
+        help="serve cert-manager's admission webhook (HTTPS) on this Unix socket and inject its CA",
+    )
     args = parser.parse_args(argv)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -461,15 +595,27 @@ def main(argv=None) -> int:
     def log(msg: str) -> None:
         print(f"[cert-manager stand-in] {time.strftime('%H:%M:%S')} {msg}", flush=True)
 
-    standin = StandIn(config.new_client_from_config(config_file=args.kubeconfig), log=log)
+    api_client = config.new_client_from_config(config_file=args.kubeconfig)
+    standin = StandIn(api_client, log=log)
+    hooks = None
+    if args.webhook_socket:
+        server = webhook.WebhookServer(args.webhook_socket, log=log)
+        os.chmod(args.webhook_socket, 0o600)
+        server.start()
+        hooks = WebhookStandIn(
+            api_client, server, Path(args.webhook_socket).parent / "cert-manager-webhook", log
+        )
     last_state = ""
     while not stopping:
         try:
+            webhook_state = ""
+            if hooks is not None:
+                webhook_state = "; webhook serving" if hooks.step() else "; webhook waiting for its namespace"
             if standin.crds_present():
                 standin.step()
-                state = "reconciling Certificates"
+                state = "reconciling Certificates" + webhook_state
             else:
-                state = "waiting for the cert-manager.io CRDs"
+                state = "waiting for the cert-manager.io CRDs" + webhook_state
         except Exception as err:
             state = f"error: {err}"
         if state != last_state:

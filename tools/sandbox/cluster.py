@@ -1,9 +1,15 @@
 """Start, stop and inspect the sandbox cluster: real Kubernetes components as local processes.
 
-Order: etcd -> kube-apiserver -> kube-controller-manager -> kube-scheduler -> kwok (fake nodes) ->
-MetalLB controller (supervised: it starts once MetalLB's CRDs exist, restarts with backoff) ->
-cert-manager stand-in. Everything listens on 127.0.0.1 on ports picked free at the first `up` and kept
-in state.json, so several checkouts can run a sandbox each.
+Order: chart repository (the real published charts over HTTP) -> etcd -> kube-apiserver -> egress
+proxy -> kube-controller-manager -> kube-scheduler -> kwok (fake nodes) -> MetalLB controller
+(supervised: it starts once MetalLB's CRDs and its Pod exist, restarts with backoff; in a network
+namespace of its own) -> cert-manager stand-in (controller, webhook, cainjector).
+Everything listens on 127.0.0.1 on ports picked free at the first `up` and kept in state.json, or on Unix
+sockets in the state directory, so several checkouts can run a sandbox each.
+
+Safety: the Service CIDR is loopback (127.96.0.0/16), and the API server's only way to reach Services,
+Pods or nodes is the egress proxy (tools/sandbox/egress.py), which relays the webhook Services the
+sandbox serves to their local processes and refuses everything else. No traffic leaves the machine.
 """
 
 from __future__ import annotations
@@ -24,14 +30,32 @@ from pathlib import Path
 
 import yaml
 
-from . import pki
+from . import chart_repo, pki
 
 REPO = Path(__file__).resolve().parent.parent.parent
-SERVICE_CIDR = "10.96.0.0/16"
-SERVICE_IP = "10.96.0.1"
+# Loopback, so that every ClusterIP the API server could dial is on this machine. kube-apiserver v1.32
+# accepts it: only the size of the range is validated (at most 20 host bits), loopback is refused only
+# for Endpoints, EndpointSlices and externalIPs, not for ClusterIPs.
+SERVICE_CIDR = "127.96.0.0/16"
+SERVICE_IP = "127.96.0.1"
+# Pod IPs kwok hands out. They must not be loopback (Endpoints refuse it); nothing ever dials them: the
+# API server's pods/proxy goes through the egress proxy, which refuses them.
+POD_CIDR = "10.244.0.0/16"
+# The default StorageClass the sandbox creates: kube-controller-manager's own hostPath provisioner.
+STORAGE_CLASS = "standard"
+HOSTPATH_PROVISIONER = "kubernetes.io/host-path"
+# Fixed in k8s.io/kubernetes pkg/volume/hostpath (no flag moves it); only ever read here, never written.
+HOSTPATH_ROOT = "/tmp/hostpath_pv/"  # noqa: S108
+# Webhook Services the sandbox serves itself: (namespace, name, port) -> socket under run/.
+SERVED_SERVICES = {
+    ("metallb-system", "metallb-webhook-service", 443): "metallb-webhook.sock",
+    ("cert-manager", "cert-manager-webhook", 443): "cert-manager-webhook.sock",
+}
+METALLB_WEBHOOK_PORT = 9443  # fixed in MetalLB v0.16.1's code; private to its network namespace
 CLUSTER_NAME = "oneport-sandbox"
 FAKE_NODES = ("kwok-node-0",)
 PORT_NAMES = (
+    "chart_repo",
     "etcd",
     "etcd_peer",
     "apiserver",
@@ -58,8 +82,10 @@ METALLB_CRDS = tuple(
 )
 # Components in start order; `down` stops them in reverse.
 COMPONENTS = (
+    "chart-repo",
     "etcd",
     "kube-apiserver",
+    "egress",
     "kube-controller-manager",
     "kube-scheduler",
     "kwok",
@@ -139,6 +165,15 @@ class Sandbox:
 
     def _init_state(self) -> dict:
         state = self.state()
+        recorded = state.get("service_cidr")
+        if recorded != SERVICE_CIDR and (self.root / "data" / "etcd").exists():
+            raise SandboxError(
+                f"the sandbox in {self.root} holds cluster data made with Service CIDR "
+                f"{recorded or '10.96.0.0/16'}, not {SERVICE_CIDR} (its ClusterIPs would not be local): "
+                "run `python -m tools.sandbox down --wipe-data` (or `make cluster-down` and delete "
+                f"{self.root / 'data'}) and `up` again"
+            )
+        state["service_cidr"] = SERVICE_CIDR
         ports = state.setdefault("ports", {})
         for name in PORT_NAMES:
             if name not in ports:
@@ -166,7 +201,7 @@ class Sandbox:
 
         def leaf(name, common_name, **kwargs):
             crt, key = self.pki / f"{name}.crt", self.pki / f"{name}.key"
-            if crt.exists() and key.exists():
+            if crt.exists() and key.exists() and _has_ip_sans(crt, kwargs.get("ip_addresses", [])):
                 return
             k, c = pki.issue(ca_key_obj, ca_cert, common_name, **kwargs)
             pki.write_private(key, pki.key_pem(k))
@@ -190,7 +225,7 @@ class Sandbox:
         leaf("scheduler", "system:kube-scheduler", client=True)
         # kwok, MetalLB and the cert-manager stand-in run outside the cluster, where the vendor
         # charts' RBAC cannot reach them: they act as cluster admins of this throwaway cluster.
-        for component in ("kwok", "metallb-controller", "cert-manager"):
+        for component in ("kwok", "metallb-controller", "cert-manager", "egress"):
             leaf(component, f"oneport-sandbox:{component}", organizations=["system:masters"], client=True)
         # The aggregation layer's own CA, as kubeadm sets it up: components that delegate
         # authentication read it from kube-system/extension-apiserver-authentication.
@@ -244,7 +279,14 @@ class Sandbox:
         return self.root / "kubeconfigs" / f"{user}.yaml"
 
     def _write_kubeconfigs(self) -> None:
-        for user in ("controller-manager", "scheduler", "kwok", "metallb-controller", "cert-manager"):
+        for user in (
+            "controller-manager",
+            "scheduler",
+            "kwok",
+            "metallb-controller",
+            "cert-manager",
+            "egress",
+        ):
             pki.write_private(self.component_kubeconfig(user), self._kubeconfig_text(user))
         pki.write_private(self.kubeconfig, self._kubeconfig_text("admin"))
 
@@ -295,12 +337,54 @@ class Sandbox:
     def _python_component(self, module: str, *args: str) -> list[str]:
         return [sys.executable, "-m", module, *args]
 
+    def run_path(self, name: str) -> Path:
+        """A socket or directory under run/ (removed by wipe_data)."""
+        return self.root / "run" / name
+
+    def _write_egress_config(self) -> Path:
+        """The API server sends all cluster and control-plane traffic through the egress proxy."""
+        uds = {
+            "proxyProtocol": "HTTPConnect",
+            "transport": {"uds": {"udsName": str(self.run_path("egress.sock"))}},
+        }
+        config = {
+            "apiVersion": "apiserver.k8s.io/v1beta1",
+            "kind": "EgressSelectorConfiguration",
+            "egressSelections": [
+                {"name": "cluster", "connection": uds},
+                {"name": "controlplane", "connection": uds},
+            ],
+        }
+        path = self.root / "egress-selector.yaml"
+        pki.write_private(path, yaml.safe_dump(config, sort_keys=False).encode(), mode=0o644)
+        return path
+
+    def _check_socket_paths(self) -> None:
+        from .relay import MAX_UNIX_PATH
+
+        names = ["egress.sock", "apiserver.sock", *SERVED_SERVICES.values()]
+        too_long = [
+            str(self.run_path(n)) for n in names if len(str(self.run_path(n)).encode()) > MAX_UNIX_PATH
+        ]
+        if too_long:
+            raise SandboxError(
+                f"Unix socket paths longer than {MAX_UNIX_PATH} bytes: {', '.join(too_long)}; "
+                "use a shorter state directory (ONEPORT_SANDBOX_DIR)"
+            )
+
     def _commands(self) -> dict:
         p = self.ports
+        charts = {"chart-repo": (chart_repo.serve_command(self.charts_dir, p["chart_repo"]), None)}
+        # MetalLB's webhook server reads its certificate from controller-runtime's default directory,
+        # $TMPDIR/k8s-webhook-server/serving-certs (the chart mounts the Secret there; --cert-dir only
+        # moves the rotator's copy): one TMPDIR per sandbox keeps two sandboxes apart.
+        metallb_tmp = self.run_path("metallb-tmp")
+        metallb_certs = metallb_tmp / "k8s-webhook-server" / "serving-certs"
         kube = find_binary("kube")
         data = self.root / "data"
         pk = self.pki
         return {
+            **charts,
             "etcd": (
                 [
                     find_binary("etcd"),
@@ -332,6 +416,7 @@ class Sandbox:
                     f"--service-account-key-file={pk / 'sa.pub'}",
                     f"--service-account-signing-key-file={pk / 'sa.key'}",
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--egress-selector-config-file={self.root / 'egress-selector.yaml'}",
                     "--authorization-mode=RBAC",
                     f"--requestheader-client-ca-file={pk / 'front-proxy-ca.crt'}",
                     "--requestheader-allowed-names=front-proxy-client",
@@ -364,6 +449,9 @@ class Sandbox:
                     f"--cluster-signing-cert-file={pk / 'ca.crt'}",
                     f"--cluster-signing-key-file={pk / 'ca.key'}",
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    # PersistentVolumeClaims of the default StorageClass get hostPath volumes (nothing
+                    # runs, so the directories stay empty); see HOSTPATH_ROOT.
+                    "--enable-hostpath-provisioner=true",
                     "--use-service-account-credentials=true",
                     "--leader-elect=false",
                     "--profiling=false",
@@ -397,37 +485,68 @@ class Sandbox:
                     ),
                     "--manage-all-nodes=false",
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                    "--cidr=10.244.0.0/16",
+                    f"--cidr={POD_CIDR}",
                     "--node-ip=127.0.0.1",
                     f"--server-address=127.0.0.1:{p['kwok']}",
                     "--node-lease-duration-seconds=40",
                 ],
                 None,
             ),
+            "egress": (
+                self._python_component(
+                    "tools.sandbox.egress",
+                    f"--socket={self.run_path('egress.sock')}",
+                    f"--kubeconfig={self.component_kubeconfig('egress')}",
+                    f"--service-cidr={SERVICE_CIDR}",
+                    *[
+                        f"--serve={ns}/{name}:{port}=unix:{self.run_path(sock)}"
+                        for (ns, name, port), sock in SERVED_SERVICES.items()
+                    ],
+                ),
+                {"PYTHONPATH": str(REPO)},
+            ),
             "metallb-controller": (
                 self._python_component(
                     "tools.sandbox.supervise",
+                    "--name=metallb-controller",
                     "--kubeconfig",
                     str(self.component_kubeconfig("metallb-controller")),
                     *[f"--wait-crd={crd}" for crd in METALLB_CRDS],
                     "--pod-for=metallb-system:app.kubernetes.io/name=metallb,app.kubernetes.io/component=controller",
+                    # As the chart's Pod runs it: its webhook mode (enabled by the chart's default) and
+                    # its BGP type, memberlist Secret and Deployment name.
+                    "--arg-from-pod=--webhook-mode=",
+                    # The chart mounts this Secret at the controller's cert dir; no kubelet does it here.
+                    f"--mount-secret=metallb-system/metallb-webhook-cert={metallb_certs}",
+                    *[
+                        f"--env-from-pod={name}"
+                        for name in ("METALLB_BGP_TYPE", "METALLB_ML_SECRET_NAME", "METALLB_DEPLOYMENT")
+                    ],
+                    "--",
+                    *self._python_component(
+                        "tools.sandbox.netns",
+                        f"--bridge=unix:{self.run_path('apiserver.sock')}=tcp:127.0.0.1:{p['apiserver']}",
+                        f"--connect-in=tcp:127.0.0.1:{p['apiserver']}=unix:{self.run_path('apiserver.sock')}",
+                        f"--expose=unix:{self.run_path('metallb-webhook.sock')}"
+                        f"=tcp:127.0.0.1:{METALLB_WEBHOOK_PORT}",
+                    ),
                     "--",
                     find_binary("metallb-controller"),
                     "--namespace=metallb-system",
-                    "--webhook-mode=disabled",
-                    "--disable-cert-rotation=true",
+                    f"--cert-dir={metallb_certs}",
                     f"--port={p['metallb_metrics']}",
                     f"--health-probe-port={p['metallb_health']}",
                     "--log-level=info",
                     f"--kubeconfig={self.component_kubeconfig('metallb-controller')}",
                 ),
-                {"PYTHONPATH": str(REPO)},
+                {"PYTHONPATH": str(REPO), "TMPDIR": str(metallb_tmp)},
             ),
             "cert-manager": (
                 self._python_component(
                     "tools.sandbox.certmanager",
                     "--kubeconfig",
                     str(self.component_kubeconfig("cert-manager")),
+                    f"--webhook-socket={self.run_path('cert-manager-webhook.sock')}",
                 ),
                 {"PYTHONPATH": str(REPO)},
             ),
@@ -457,6 +576,7 @@ class Sandbox:
     def _health_url(self, name: str) -> tuple[str, bool] | None:
         p = self.ports
         return {
+            "chart-repo": (f"http://127.0.0.1:{p.get('chart_repo')}/index.yaml", True),
             "etcd": (f"http://127.0.0.1:{p.get('etcd')}/health", True),
             "kube-apiserver": (f"https://127.0.0.1:{p.get('apiserver')}/readyz", True),
             "kube-controller-manager": (f"https://127.0.0.1:{p.get('controller_manager')}/healthz", False),
@@ -565,12 +685,94 @@ class Sandbox:
                 time.sleep(0.5)
         raise SandboxError("the controller-manager did not create the default ServiceAccount")
 
+    def _ensure_storage_class(self) -> None:
+        """The default StorageClass: PVCs without a class get a hostPath PV from the controller-manager."""
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        storage = client.StorageV1Api(self.api_client())
+        try:
+            storage.read_storage_class(STORAGE_CLASS)
+            return
+        except ApiException as err:
+            if err.status != 404:
+                raise
+        storage.create_storage_class(
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {
+                    "name": STORAGE_CLASS,
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": HOSTPATH_PROVISIONER,
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "Immediate",
+            }
+        )
+
+    @property
+    def _hostpath_record(self) -> Path:
+        return self.root / "hostpath-volumes.txt"
+
+    def _record_hostpath_volumes(self) -> None:
+        """Remember the directories the hostPath provisioner made (outside the state dir), for wipe_data."""
+        if self.pid("kube-apiserver") is None:
+            return
+        try:
+            from kubernetes import client
+
+            volumes = client.CoreV1Api(self.api_client()).list_persistent_volume(_request_timeout=5).items
+        except Exception:  # the API is already gone: keep the last record
+            return
+        paths = {v.spec.host_path.path for v in volumes if v.spec.host_path}
+        if self._hostpath_record.exists():
+            paths |= set(self._hostpath_record.read_text().split())
+        paths = sorted(p for p in paths if _is_provisioned_hostpath(p))
+        self._hostpath_record.write_text("".join(p + "\n" for p in paths))
+
     # ---------------------------------------------------------------- commands
+    # ---------------------------------------------------------------- chart repository
+    @property
+    def chart_repo_url(self) -> str:
+        """The sandbox's chart repository, as a site's mirror is named (oneport_chart_repo_url)."""
+        return f"http://127.0.0.1:{self.ports['chart_repo']}"
+
+    @property
+    def charts_dir(self) -> Path:
+        """The folder the chart repository serves (the real charts and their index.yaml)."""
+        served = self.state().get("charts_dir")
+        if not served:
+            raise SandboxError(f"the sandbox in {self.root} has not served charts yet: run `up`")
+        return Path(served)
+
+    def chart_archive(self, name: str, version: str) -> tuple[Path, str]:
+        """(path, sha256) of one packaged chart the repository serves, as its index.yaml lists it."""
+        index = yaml.safe_load((self.charts_dir / "index.yaml").read_text())
+        for entry in index.get("entries", {}).get(name, []):
+            if str(entry.get("version")) == version:
+                return self.charts_dir / entry["urls"][0], entry["digest"]
+        raise SandboxError(f"the chart repository {self.charts_dir} has no {name} {version}")
+
+    def _serve_charts(self) -> None:
+        """Find the charts to serve and publish the repository's URL where inventories read it."""
+        state = self._init_state()
+        state["charts_dir"] = str(chart_repo.charts_source())
+        pki.write_private(self.state_file, json.dumps(state, indent=2).encode(), mode=0o644)
+        pki.write_private(self.root / "chart-repo-url", self.chart_repo_url.encode(), mode=0o644)
+
     def up(self, log=print) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._init_state()
+        try:
+            self._serve_charts()
+        except chart_repo.ChartSourceError as err:
+            raise SandboxError(str(err)) from None
         self._ensure_pki()
         self._write_kubeconfigs()
+        self._check_socket_paths()
+        (self.root / "run").mkdir(exist_ok=True)
+        self._write_egress_config()
         commands = self._commands()
         for name in COMPONENTS:
             if self.pid(name) is not None:
@@ -588,10 +790,12 @@ class Sandbox:
         self._ensure_nodes()
         self._wait_nodes_ready()
         self._wait_default_service_account()
+        self._ensure_storage_class()
         log(f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig})")
 
     def _check_ports_free(self, name: str) -> None:
         owned = {
+            "chart-repo": ("chart_repo",),
             "etcd": ("etcd", "etcd_peer"),
             "kube-apiserver": ("apiserver",),
             "kube-controller-manager": ("controller_manager",),
@@ -607,6 +811,7 @@ class Sandbox:
                 )
 
     def down(self, log=print, timeout: float = 15.0) -> None:
+        self._record_hostpath_volumes()
         for name in reversed(COMPONENTS):
             pid = self.pid(name)
             if pid is None:
@@ -635,6 +840,12 @@ class Sandbox:
             raise SandboxError("the sandbox is running: `down` before wiping its data")
         shutil.rmtree(self.root / "data", ignore_errors=True)
         shutil.rmtree(self.root / "run", ignore_errors=True)
+        # The hostPath provisioner's directories (empty: nothing ever runs) of this sandbox's volumes.
+        if self._hostpath_record.exists():
+            for path in self._hostpath_record.read_text().split():
+                if _is_provisioned_hostpath(path):
+                    shutil.rmtree(path, ignore_errors=True)
+            self._hostpath_record.unlink()
 
     def status(self) -> list[Status]:
         result = []
@@ -655,6 +866,29 @@ class Sandbox:
 
     def running(self) -> bool:
         return all(s.running for s in self.status())
+
+
+def _has_ip_sans(crt: Path, ips: list[str]) -> bool:
+    """True when the certificate names every one of ips (a changed Service CIDR needs a new one)."""
+    if not ips:
+        return True
+    import ipaddress
+
+    from cryptography import x509
+
+    try:
+        san = pki.load_cert(crt).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    have = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    return {str(ipaddress.ip_address(ip)) for ip in ips} <= have
+
+
+def _is_provisioned_hostpath(path: str) -> bool:
+    """A directory the in-tree hostPath provisioner made: /tmp/hostpath_pv/<uuid>, nothing else."""
+    import re
+
+    return bool(re.fullmatch(re.escape(HOSTPATH_ROOT) + r"[0-9a-f-]{36}", path))
 
 
 def _reap(pid: int, timeout: float = 0.0) -> None:
