@@ -1,0 +1,89 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""The pachyderm role's Helm post-renderer: manifests on stdin, the same manifests on stdout, changed
+only where the role decides.
+
+The Pachyderm chart adds an environment variable with a fresh random value (``UPGRADE_NO_OP``) to
+pachd and the console on every ``helm upgrade``, so that every upgrade restarts them. A rerun of an
+unchanged rollout would then never be a no-op: helm-diff always sees a change and pachd restarts. The
+chart already rolls those pods whenever what they run changes (the pod templates carry the image and
+a ``checksum/helm-values`` annotation), so the variable is dropped here.
+
+The output depends on the input alone (same input, same bytes). Run as
+``python post_render.py`` by a wrapper the role writes; only PyYAML is needed besides the standard
+library.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import yaml
+
+# Environment variables the chart sets to a new random value on every upgrade.
+RANDOM_ON_UPGRADE = ("UPGRADE_NO_OP",)
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def drop_random_env(doc):
+    """Remove RANDOM_ON_UPGRADE from every container of a workload; return whether it changed."""
+    if not isinstance(doc, dict) or doc.get("kind") not in WORKLOADS:
+        return False
+    pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+    changed = False
+    for key in ("containers", "initContainers"):
+        for container in pod.get(key) or []:
+            env = container.get("env")
+            if not env:
+                continue
+            kept = [
+                item for item in env if not (isinstance(item, dict) and item.get("name") in RANDOM_ON_UPGRADE)
+            ]
+            if len(kept) != len(env):
+                container["env"] = kept
+                changed = True
+    return changed
+
+
+def post_render(text):
+    """The manifests with the role's changes; documents the role does not change keep their bytes."""
+    out = []
+    for chunk in split_documents(text):
+        doc = yaml.safe_load(chunk) if chunk.strip() else None
+        if drop_random_env(doc):
+            # Keep the leading comments (helm's "# Source: <template>" line) above the new text.
+            lines = chunk.splitlines(keepends=True)
+            comments = [line for line in lines[: next_content(lines)] if line.strip()]
+            chunk = "".join(comments) + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+        out.append(chunk)
+    return "---\n".join(out)
+
+
+def next_content(lines):
+    """Index of the first line that is neither blank nor a comment."""
+    for index, line in enumerate(lines):
+        if line.strip() and not line.lstrip().startswith("#"):
+            return index
+    return len(lines)
+
+
+def split_documents(text):
+    """The YAML documents of a multi-document stream, split on '---' lines, text kept as it is."""
+    chunks, current = [], []
+    for line in text.splitlines(keepends=True):
+        if line.rstrip() == "---":
+            chunks.append("".join(current))
+            current = []
+        else:
+            current.append(line)
+    chunks.append("".join(current))
+    return chunks
+
+
+def main():
+    sys.stdout.write(post_render(sys.stdin.read()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
