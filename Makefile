@@ -61,7 +61,7 @@ clean: ## remove build outputs from the checkout (the per-user cache stays)
 	rm -rf .build bin dist tests/output .pytest_cache .ruff_cache render
 
 .PHONY: charts
-charts: setup ## assemble the fixture charts into .build/charts (real values, schema and CRDs)
+charts: setup ## find (or fetch once) the real charts the sandbox's chart repository serves
 	$(PY) -m tools.sandbox charts
 
 .PHONY: cluster-up

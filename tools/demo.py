@@ -1,6 +1,6 @@
 """`make demo`: roll Pachyderm out behind one port on the local sandbox cluster and say what happened.
 
-Steps: assemble the fixture charts, start the sandbox cluster if it is not running, run
+Steps: start the sandbox cluster and its chart repository of the real charts if they are not running, run
 `ansible-playbook site.yml -i inventories/local` against it, then print the proxy's external address,
 the pachctl context written and what to do next, and plainly what the demo did not do.
 """
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.sandbox import Sandbox, SandboxError  # noqa: E402
-from tools.sandbox.charts import build_all  # noqa: E402
+from tools.sandbox.chart_repo import ChartSourceError  # noqa: E402
 
 
 def say(msg: str = "") -> None:
@@ -48,15 +48,12 @@ def pachctl_context() -> tuple[str, dict] | None:
 
 def main() -> int:
     namespace = os.environ.get("ONEPORT_NAMESPACE", "pachyderm")
-    say("==> demo: assembling the fixture charts (vendor values schema and CRDs) into .build/charts")
-    for name, path in build_all().items():
-        say(f"    {name}: {path}")
-
     sandbox = Sandbox()
-    say(f"==> demo: the sandbox cluster ({sandbox.root})")
+    say(f"==> demo: the sandbox cluster and its chart repository of the real charts ({sandbox.root})")
     try:
         sandbox.up(log=lambda m: say(f"    {m}"))
-    except SandboxError as err:
+        say(f"    charts: {sandbox.chart_repo_url} serves {sandbox.charts_dir}")
+    except (SandboxError, ChartSourceError) as err:
         say(f"demo: the sandbox did not start: {err}")
         return 1
 

@@ -157,7 +157,7 @@ def main():
             params["chart_repo_url"],
             params["chart_version"],
             params["chart_sha256"],
-            os.path.expanduser(params["cache_dir"]),
+            params["cache_dir"],
             helm,
             run,
         )

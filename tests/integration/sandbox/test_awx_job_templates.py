@@ -6,9 +6,10 @@ from the credential's injected environment; the credential's files) and calling 
 with the project checkout as project directory. This test does the same with the objects under
 awx/: the survey answers go through the survey's own questions (tests/awx_objects.py), and the
 sandbox's kubeconfig reaches the job only through the kubeconfig credential type's injectors.
-The jobs use a namespace of their own so they never disturb other tests' releases. They run on the
-integration stage's own sandbox and fixture charts, which the local inventory follows
-(ONEPORT_SANDBOX_DIR, ONEPORT_CHARTS_DIR).
+The jobs use a namespace and a release name of their own (the real chart names some cluster-wide
+objects after the release) so they never disturb other tests' releases. They run on the integration
+stage's own sandbox and its chart repository of real charts, which the local inventory follows
+(ONEPORT_SANDBOX_DIR).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "pachyderm-awx"
+RELEASE = {"pachyderm_release_name": "pachyderm-awx"}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ DEPLOY_ANSWERS = {
 }
 # Nothing answers behind a sandbox Service, so the deploy job skips its verify stage at the launch
 # prompt; the verify job template probes on its own below.
-DEPLOY_LAUNCH_VARS = {"oneport_enable_verify": False}
+DEPLOY_LAUNCH_VARS = {"oneport_enable_verify": False, **RELEASE}
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +160,7 @@ def test_uninstall_job_removes_the_release_and_its_data_when_confirmed(
         "oneport_namespace": NAMESPACE,
         "pachyderm_uninstall_delete_data_confirm": "yes-delete-all-data",
     }
-    runner = launch("playbooks/uninstall.yml", answers, sandbox_kubeconfig, tmp_path)
+    runner = launch("playbooks/uninstall.yml", answers, sandbox_kubeconfig, tmp_path, RELEASE)
     assert runner.status == "successful", output(runner)
     api = core_api(sandbox_kubeconfig)
     assert api.list_namespaced_persistent_volume_claim(NAMESPACE).items == []

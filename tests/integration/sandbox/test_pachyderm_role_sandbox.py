@@ -1,11 +1,12 @@
 """The pachyderm role against the sandbox's real kube-apiserver: converge, re-run, check mode.
 
-Runs against the integration stage's own sandbox and fixture charts (conftest.py here), with helm-diff
-installed as a helm plugin. It uses the local inventory, as the demo does, pointed at that sandbox
-(ONEPORT_SANDBOX_DIR, ONEPORT_CHARTS_DIR),
-with the proxy as a NodePort: this proves the role on its own, without depending on MetalLB handing
-out an address (the site playbook's run covers the LoadBalancer path). The release goes to a
-namespace and node ports of its own and is removed afterwards.
+Runs against the integration stage's own sandbox (conftest.py here), with helm-diff installed as a
+helm plugin. It uses the local inventory, as the demo does, pointed at that sandbox
+(ONEPORT_SANDBOX_DIR), with the proxy as a NodePort: this proves the role on its own, without
+depending on MetalLB handing out an address (the site playbook's run covers the LoadBalancer path).
+The chart is the real packaged chart given as a local .tgz path and pinned by its sha256, as an
+air-gapped site gives it. The release goes to a namespace, release name and node ports of its own
+and is removed afterwards.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ OWN = (
     "-e",
     f"oneport_namespace={NAMESPACE}",
     "-e",
+    "pachyderm_release_name=pachyderm-role-test",
+    "-e",
     "pachyderm_http_node_port=30081",
     "-e",
     f"pachyderm_https_node_port={HTTPS_NODE_PORT}",
@@ -35,9 +38,27 @@ NODE_PORT = ("-e", "pachyderm_service_type=NodePort", *OWN)
 pytestmark = pytest.mark.slow
 
 
-def playbook(*extra: str) -> dict:
+def local_chart(sandbox) -> tuple:
+    """The packaged chart the sandbox serves, as a local path with its digest from the index."""
+    path, digest = sandbox.chart_archive("pachyderm", "2.12.0")
+    return (
+        "-e",
+        f"pachyderm_chart_ref={path}",
+        "-e",
+        "pachyderm_chart_repo_url=",
+        "-e",
+        f"pachyderm_chart_sha256={digest}",
+    )
+
+
+def playbook(sandbox, *extra: str) -> dict:
     result = ansible_playbook(
-        "playbooks/pachyderm.yml", *NODE_PORT, *extra, inventory=INVENTORY, env=ansible_env(json_report=True)
+        "playbooks/pachyderm.yml",
+        *NODE_PORT,
+        *local_chart(sandbox),
+        *extra,
+        inventory=INVENTORY,
+        env=ansible_env(json_report=True),
     )
     return json_report(result)
 
@@ -54,9 +75,10 @@ def published_facts(report: dict) -> dict:
 @pytest.fixture(scope="module")
 def runs(local_inventory_on_sandbox) -> Iterator[dict]:
     try:
-        converge = playbook()
-        again = playbook()
-        check = playbook("--check", "--diff")
+        sandbox = local_inventory_on_sandbox
+        converge = playbook(sandbox)
+        again = playbook(sandbox)
+        check = playbook(sandbox, "--check", "--diff")
         yield {"converge": converge, "again": again, "check": check}
     finally:
         removed = ansible_playbook(

@@ -1,8 +1,9 @@
 """The metallb and cert_manager roles converge against the sandbox API server, then change nothing.
 
 Real kube-apiserver, the real MetalLB controller (it assigns the pool's addresses) and the
-cert-manager stand-in that signs Certificates (see docs/sandbox.md); the roles install the fixture
-charts with the real CRDs through kubernetes.core.helm with helm-diff.
+cert-manager stand-in that signs Certificates (see docs/sandbox.md); the roles fetch the real charts
+from the sandbox's chart repository (oneport_chart_repo_url, as a site's mirror) and install them
+through kubernetes.core.helm with helm-diff.
 """
 
 from __future__ import annotations
@@ -34,29 +35,26 @@ def kubectl(sandbox, *args: str, stdin: str | None = None) -> subprocess.Complet
     )
 
 
-def site(sandbox, charts_dir) -> dict:
+def site(sandbox) -> dict:
     return {
         "oneport_kubeconfig": str(sandbox.kubeconfig),
         "oneport_bin_dir": str(REPO / "bin"),
         "oneport_platform": "metallb",
         "oneport_tls": "self_signed",
         "oneport_proxy_host": "pachyderm.sandbox.test",
-        "metallb_chart_ref": str(charts_dir / "metallb"),
-        "metallb_chart_repo_url": "",
+        "oneport_chart_repo_url": sandbox.chart_repo_url,
         "metallb_wait_timeout": 120,
         "metallb_address_pools": [{"name": "sandbox-loopback", "addresses": [POOL]}],
         "cert_manager_tls_namespace": TLS_NAMESPACE,
-        "cert_manager_chart_ref": str(charts_dir / "cert-manager"),
-        "cert_manager_chart_repo_url": "",
         "cert_manager_wait_timeout": 120,
     }
 
 
 @pytest.fixture(scope="module")
-def converged(sandbox, charts_dir, tmp_path_factory):
+def converged(sandbox, tmp_path_factory):
     """Each role's first run, in rollout order."""
     tmp = tmp_path_factory.mktemp("platform")
-    variables = site(sandbox, charts_dir)
+    variables = site(sandbox)
     runs = {}
     for role in ("metallb", "cert_manager"):
         runs[role] = run_playbook(f"playbooks/{role}.yml", variables, tmp)
@@ -177,7 +175,7 @@ def test_cert_manager_issues_the_proxy_tls_secret_from_the_ca_chain(sandbox, con
     assert certificate["spec"]["dnsNames"] == ["pachyderm.sandbox.test"]
 
 
-def test_existing_secret_mode_accepts_a_tls_secret_the_user_brings(sandbox, charts_dir, converged, tmp_path):
+def test_existing_secret_mode_accepts_a_tls_secret_the_user_brings(sandbox, converged, tmp_path):
     kubectl(sandbox, "create", "namespace", "byo-tls")
     copied = json.loads(
         kubectl(sandbox, "get", "secret", "pachyderm-proxy-tls", "-n", TLS_NAMESPACE, "-o", "json").stdout
@@ -191,7 +189,7 @@ def test_existing_secret_mode_accepts_a_tls_secret_the_user_brings(sandbox, char
     }
     assert kubectl(sandbox, "create", "-f", "-", stdin=json.dumps(brought)).returncode == 0
     variables = {
-        **site(sandbox, charts_dir),
+        **site(sandbox),
         "oneport_tls": "existing_secret",
         "cert_manager_tls_namespace": "byo-tls",
         "cert_manager_tls_secret_name": "brought-tls",
@@ -204,9 +202,9 @@ def test_existing_secret_mode_accepts_a_tls_secret_the_user_brings(sandbox, char
     assert "tls.key" not in result.stdout
 
 
-def test_existing_secret_mode_names_the_missing_secret(sandbox, charts_dir, converged, tmp_path):
+def test_existing_secret_mode_names_the_missing_secret(sandbox, converged, tmp_path):
     variables = {
-        **site(sandbox, charts_dir),
+        **site(sandbox),
         "oneport_tls": "existing_secret",
         "oneport_enable_cert_manager": True,
         "cert_manager_tls_secret_name": "nobody-made-this",
@@ -217,9 +215,9 @@ def test_existing_secret_mode_names_the_missing_secret(sandbox, charts_dir, conv
     assert changed(result) == 0
 
 
-def test_dns01_without_its_credentials_secret_fails_naming_it(sandbox, charts_dir, converged, tmp_path):
+def test_dns01_without_its_credentials_secret_fails_naming_it(sandbox, converged, tmp_path):
     variables = {
-        **site(sandbox, charts_dir),
+        **site(sandbox),
         "oneport_tls": "acme_dns01",
         "cert_manager_acme_email": "platform@example.com",
         "cert_manager_acme_dns01": {

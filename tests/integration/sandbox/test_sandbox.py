@@ -95,9 +95,7 @@ spec:
     kubectl(sandbox, "wait", "--for=condition=complete", "job/once", "--timeout=90s")
 
 
-def test_fixture_charts_converge_with_a_metallb_address_and_a_second_run_changes_nothing(
-    sandbox, sandbox_env
-):
+def test_real_charts_converge_with_a_metallb_address_and_a_second_run_changes_nothing(sandbox, sandbox_env):
     def play(name: str) -> str:
         result = subprocess.run(
             ["ansible-playbook", "-i", str(HERE.parents[2] / "inventories" / "local"), str(HERE / name)],
@@ -181,7 +179,7 @@ spec:
 
 
 @pytest.fixture(scope="module")
-def cert_manager_objects(sandbox, charts_dir):
+def cert_manager_objects(sandbox, chart_repo_url):
     subprocess.run(
         [
             "helm",
@@ -189,7 +187,11 @@ def cert_manager_objects(sandbox, charts_dir):
             "upgrade",
             "--install",
             "cert-manager",
-            str(charts_dir / "cert-manager"),
+            "cert-manager",
+            "--repo",
+            chart_repo_url,
+            "--version",
+            "v1.21.1",
             "-n",
             "cert-manager",
             "--create-namespace",
