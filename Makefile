@@ -19,7 +19,8 @@ SETUP_STAMP := .build/setup.stamp
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(SETUP_STAMP): requirements.txt requirements-dev.txt constraints.txt tools/tools.yml tools/setup_venv.sh tools/install_tools.py
+$(SETUP_STAMP): requirements.txt requirements-dev.txt constraints.txt tools/tools.yml tools/setup_venv.sh \
+    tools/install_tools.py tools/build_progress.py
 	@echo "==> setup: Python environment and pinned tools"
 	./tools/setup_venv.sh
 	$(PY) tools/install_tools.py

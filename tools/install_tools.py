@@ -3,28 +3,48 @@
 Binaries are unpacked or built once into a per-user cache and linked into the checkout's bin/, so a
 fresh clone on the same machine reuses them. Every binary is verified: wheel-shipped ones by sha256
 (wheel and binary), Go-built ones through go.sum with -mod=readonly.
+
+First builds take minutes: each tool's start and finish are reported with an estimate of the time left
+(tools/build_progress.py), the builders' own output goes to one log per tool under the cache, and
+downloads run alongside at most --jobs builds.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import hashlib
 import io
 import os
 import platform
+import shlex
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+try:
+    from build_progress import BuildTimes, Progress, fmt_about, fmt_duration, plural
+except ImportError:  # imported as tools.install_tools rather than run as a script
+    from tools.build_progress import BuildTimes, Progress, fmt_about, fmt_duration, plural
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tools" / "tools.yml"
+# Without a documented or measured time (a tool just added to tools.yml), guess this long.
+FALLBACK_SECONDS = {"go": 120.0, "wheel": 10.0}
+# Downloads are network-bound: two at once keep the link busy beside a build.
+FETCH_SLOTS = 2
 
 
 def cache_dir() -> Path:
@@ -74,25 +94,99 @@ def open_member(blob: bytes, member: str) -> bytes:
         return extracted.read()
 
 
-def fetch_wheel(spec: dict, downloads: Path) -> bytes:
+class ToolFailure(Exception):
+    """A tool's download or build command failed; its output is in `log_path`."""
+
+    def __init__(self, message: str, log_path: Path, interrupted: bool = False):
+        super().__init__(message)
+        self.log_path = log_path
+        self.interrupted = interrupted
+
+
+class NotStarted(Exception):
+    """Another tool failed first: this one is left for the next run."""
+
+
+@dataclass
+class Build:
+    """One tool's install in this run: its log, the reporter, and the slots it shares with the others."""
+
+    name: str
+    log_path: Path
+    progress: Progress
+    fetch_slots: threading.Semaphore
+    build_slots: threading.Semaphore
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self, activity: str) -> None:
+        if self.stop.is_set():
+            raise NotStarted(self.name)
+        self.progress.start(self.name, activity)
+
+    def step(self, activity: str, active: bool = True) -> None:
+        self.progress.activity(self.name, activity, active)
+
+
+def run_logged(cmd: list, log_path: Path, *, what: str, cwd=None, env=None, keep_stdout=True) -> None:
+    """Run one download or build command with its output appended to the tool's log.
+
+    Every tool's builder runs through here (go today; an npm tool would run `npm ci` and its build
+    script the same way), so its chatter stays out of the terminal and a failure names the log.
+    `keep_stdout=False` drops standard output (a listing nobody reads) and keeps the messages.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as fh:
+        fh.write(f"$ {shlex.join(str(arg) for arg in cmd)}\n# in {cwd or os.getcwd()}, {time.ctime()}\n")
+        fh.flush()
+        try:
+            rc = subprocess.run(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=fh if keep_stdout else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT if keep_stdout else fh,
+                check=False,
+            ).returncode
+        except OSError as exc:
+            fh.write(f"# cannot run {cmd[0]}: {exc}\n")
+            raise ToolFailure(f"{what}: cannot run {cmd[0]} ({exc})", log_path) from exc
+        fh.write(f"# exit status {rc}\n\n")
+    if rc == -signal.SIGINT:
+        raise ToolFailure(f"{what} was interrupted", log_path, interrupted=True)
+    if rc:
+        raise ToolFailure(f"{what} exited with status {rc}", log_path)
+
+
+# helm and kubectl come out of the same wheel: one thread downloads it, the other waits and reuses it.
+_WHEEL_LOCKS: dict = {}
+_WHEEL_LOCKS_GUARD = threading.Lock()
+
+
+def wheel_lock(wheel: str) -> threading.Lock:
+    with _WHEEL_LOCKS_GUARD:
+        return _WHEEL_LOCKS.setdefault(wheel, threading.Lock())
+
+
+def fetch_wheel(spec: dict, downloads: Path, build: Build) -> bytes:
     wheel_path = downloads / spec["wheel"]
     if not wheel_path.exists() or sha256_of(wheel_path) != spec["wheel_sha256"]:
-        log(f"downloading {spec['requirement']} from the package index")
+        build.step("downloading its wheel")
         with tempfile.TemporaryDirectory(dir=downloads) as tmp:
-            subprocess.run(
+            run_logged(
                 [
                     sys.executable,
                     "-m",
                     "pip",
                     "download",
-                    "--quiet",
                     "--no-deps",
                     "--only-binary=:all:",
                     "--dest",
                     tmp,
                     spec["requirement"],
                 ],
-                check=True,
+                build.log_path,
+                what="pip download",
             )
             got = Path(tmp) / spec["wheel"]
             if not got.exists():
@@ -108,10 +202,14 @@ def fetch_wheel(spec: dict, downloads: Path) -> bytes:
     return blob
 
 
-def install_wheel_tool(name: str, tool: dict, spec: dict, target: Path, cache: Path) -> None:
+def install_wheel_tool(name: str, tool: dict, spec: dict, target: Path, cache: Path, build: Build) -> None:
     downloads = cache / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
-    blob = fetch_wheel(spec, downloads)
+    with build.fetch_slots:
+        build.start("fetching its wheel")
+        with wheel_lock(spec["wheel"]):
+            blob = fetch_wheel(spec, downloads, build)
+    build.step("unpacking")
     for member in spec["extract"]:
         blob = open_member(blob, member)
     actual = sha256_of(blob)
@@ -122,22 +220,39 @@ def install_wheel_tool(name: str, tool: dict, spec: dict, target: Path, cache: P
     write_executable(target, blob)
 
 
+@functools.cache
 def go_version() -> str:
     out = subprocess.run(["go", "env", "GOVERSION"], check=True, capture_output=True, text=True)
     return out.stdout.strip()
 
 
-def install_go_tool(name: str, tool: dict, target: Path) -> None:
-    module_dir = ROOT / "tools" / "go" / tool.get("module_dir", name)
+def install_go_tool(name: str, tool: dict, target: Path, module_dir: Path, build: Build) -> None:
     ldflags = " ".join(tool.get("ldflags", []))
     env = dict(os.environ, GOFLAGS="-mod=readonly -buildvcs=false", CGO_ENABLED=str(tool.get("cgo", 0)))
-    log(f"building {name} {tool['version']} with {go_version()} (first build only; cached after)")
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        out = Path(tmp) / name
-        cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), tool["package"]]
-        subprocess.run(cmd, cwd=module_dir, env=env, check=True)
-        os.chmod(out, 0o755)  # noqa: S103 - an executable for every user
-        os.replace(out, target)
+    with build.fetch_slots:
+        build.start("downloading Go modules")
+        # `go list -deps` downloads exactly the modules this build compiles (`go mod download` would
+        # fetch the whole module graph), verified by go.sum; it compiles nothing, so it can run
+        # beside another tool's build.
+        run_logged(
+            ["go", "list", "-deps", tool["package"]],
+            build.log_path,
+            what="go list -deps (downloading modules)",
+            cwd=module_dir,
+            env=env,
+            keep_stdout=False,
+        )
+    build.step("waiting for a build slot", active=False)
+    with build.build_slots:
+        if build.stop.is_set():
+            raise NotStarted(name)
+        build.step("building")
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            out = Path(tmp) / name
+            cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), tool["package"]]
+            run_logged(cmd, build.log_path, what="go build", cwd=module_dir, env=env)
+            os.chmod(out, 0o755)  # noqa: S103 - an executable for every user
+            os.replace(out, target)
 
 
 def write_executable(target: Path, data: bytes) -> None:
@@ -156,29 +271,36 @@ def cached_path(name: str, tool: dict, cache: Path) -> Path:
     return cache / "tools" / name / version / name
 
 
-def install(name: str, tool: dict, bin_dir: Path, cache: Path) -> Path:
-    target = cached_path(name, tool, cache)
+def is_installed(name: str, tool: dict, target: Path) -> bool:
+    return target.exists() and (
+        tool["source"] != "wheel" or sha256_of(target) == arch_spec(name, tool)["sha256"]
+    )
+
+
+def install(name: str, tool: dict, target: Path, cache: Path, go_root: Path, build: Build) -> str:
+    """Install one tool into the cache under its lock; returns what happened, for the report."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with locked(target.parent / ".lock"):
-        if target.exists() and (
-            tool["source"] != "wheel" or sha256_of(target) == arch_spec(name, tool)["sha256"]
-        ):
-            log(f"{name} {tool['version']}: cached")
-        elif tool["source"] == "wheel":
-            install_wheel_tool(name, tool, arch_spec(name, tool), target, cache)
-            log(f"{name} {tool['version']}: installed (sha256 verified)")
-        elif tool["source"] == "go":
-            install_go_tool(name, tool, target)
-            log(f"{name} {tool['version']}: built (modules verified by go.sum)")
-        else:
-            raise SystemExit(f"tools.yml: {name} has unknown source {tool['source']!r}")
+        if is_installed(name, tool, target):
+            return "cached (another run installed it meanwhile)"
+        build.log_path.parent.mkdir(parents=True, exist_ok=True)
+        build.log_path.write_text("")  # one log per build: the last attempt's output only
+        if tool["source"] == "wheel":
+            install_wheel_tool(name, tool, arch_spec(name, tool), target, cache, build)
+            return "installed (sha256 verified)"
+        if tool["source"] == "go":
+            install_go_tool(name, tool, target, go_root / tool.get("module_dir", name), build)
+            return f"built with {go_version()} (modules verified by go.sum)"
+        raise SystemExit(f"tools.yml: {name} has unknown source {tool['source']!r}")
+
+
+def link_into(bin_dir: Path, name: str, target: Path) -> None:
     link = bin_dir / name
     if link.is_symlink() or link.exists():
         if link.is_symlink() and os.readlink(link) == str(target):
-            return target
+            return
         link.unlink()
     link.symlink_to(target)
-    return target
 
 
 def helm_plugins_dir() -> Path:
@@ -186,10 +308,11 @@ def helm_plugins_dir() -> Path:
     return Path(os.environ.get("HELM_PLUGINS") or ROOT / ".build" / "helm" / "plugins")
 
 
-def install_helm_plugin(name: str, tool: dict, binary: Path, plugins: Path) -> None:
+def install_helm_plugin(name: str, tool: dict, binary: Path, plugins: Path, say=log) -> None:
     """Register a built binary as a helm plugin: <plugins>/<plugin>/plugin.yaml + bin/<plugin>.
 
-    No install hooks: the binary is already built and verified, helm only has to find it.
+    No install hooks: the binary is already built and verified, helm only has to find it. Says
+    nothing when the plugin is already in place (a warm `make setup` stays quiet).
     """
     plugin = tool["helm_plugin"]
     plugin_dir = plugins / plugin["name"]
@@ -211,12 +334,11 @@ def install_helm_plugin(name: str, tool: dict, binary: Path, plugins: Path) -> N
         os.replace(tmp, manifest_path)
     link = plugin_dir / "bin" / plugin["name"]
     if link.is_symlink() and os.readlink(link) == str(binary):
-        log(f"{name}: helm plugin {plugin['name']} {plugin['version']} in {plugins}: present")
         return
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(binary)
-    log(f"{name}: helm plugin {plugin['name']} {plugin['version']} installed into {plugins}")
+    say(f"{name}: helm plugin {plugin['name']} {plugin['version']} installed into {plugins}")
 
 
 def arch_spec(name: str, tool: dict) -> dict:
@@ -230,6 +352,31 @@ def arch_spec(name: str, tool: dict) -> dict:
         ) from None
 
 
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs() -> int:
+    """Go builds at once: ONEPORT_TOOL_JOBS, else 1 on two cores or fewer, else 2.
+
+    One `go build` already compiles on every core; a second one at once mostly adds memory pressure
+    (linking kube takes gigabytes), and on two cores it would starve whatever else runs.
+    """
+    explicit = os.environ.get("ONEPORT_TOOL_JOBS", "")
+    if explicit.isdigit() and int(explicit) > 0:
+        return int(explicit)
+    if explicit:
+        raise SystemExit(f"ONEPORT_TOOL_JOBS={explicit!r}: expected a whole number of builds at once, e.g. 1")
+    return 1 if cores() <= 2 else 2
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin-dir", default=str(ROOT / "bin"))
@@ -239,10 +386,28 @@ def main(argv=None) -> int:
         default=str(helm_plugins_dir()),
         help="helm plugins directory for tools with helm_plugin (default: $HELM_PLUGINS)",
     )
+    parser.add_argument(
+        "--manifest",
+        default=str(MANIFEST),
+        help="the tools table (default: tools/tools.yml); Go tools' module_dir is under go/ beside it",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="Go builds at once (default: $ONEPORT_TOOL_JOBS, else 1 on up to 2 cores, else 2)",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=["auto", "tty", "plain"],
+        default="auto",
+        help="a status line redrawn in place (tty) or plain lines (default: tty on a terminal)",
+    )
     parser.add_argument("names", nargs="*", help="install only these tools")
     args = parser.parse_args(argv)
 
-    manifest = yaml.safe_load(MANIFEST.read_text())["tools"]
+    manifest_path = Path(args.manifest).resolve()
+    manifest = yaml.safe_load(manifest_path.read_text())["tools"]
     wanted = {
         name: tool
         for name, tool in manifest.items()
@@ -251,14 +416,121 @@ def main(argv=None) -> int:
     }
     unknown = set(args.names) - set(manifest)
     if unknown:
-        raise SystemExit(f"unknown tools: {', '.join(sorted(unknown))} (see tools/tools.yml)")
+        raise SystemExit(f"unknown tools: {', '.join(sorted(unknown))} (see {manifest_path})")
+    for name, tool in wanted.items():
+        if tool["source"] not in FALLBACK_SECONDS:
+            raise SystemExit(f"tools.yml: {name} has unknown source {tool['source']!r}")
+    if args.jobs is not None and args.jobs < 1:
+        raise SystemExit(f"--jobs {args.jobs}: expected at least 1 build at a time")
     bin_dir = Path(args.bin_dir)
     bin_dir.mkdir(parents=True, exist_ok=True)
+    plugins = Path(args.helm_plugins)
     cache = cache_dir()
+    started = time.monotonic()
+
+    # A tool already in the cache was installed atomically (os.replace): link it, no lock needed.
+    targets = {name: cached_path(name, tool, cache) for name, tool in wanted.items()}
+    todo = []
     for name, tool in wanted.items():
-        binary = install(name, tool, bin_dir, cache)
-        if tool.get("helm_plugin"):
-            install_helm_plugin(name, tool, binary, Path(args.helm_plugins))
+        if is_installed(name, tool, targets[name]):
+            finish_install(name, tool, targets[name], bin_dir, plugins, log)
+        else:
+            todo.append(name)
+    if not todo:
+        took = fmt_duration(time.monotonic() - started)
+        log(f"nothing to build: {plural(len(wanted), 'tool')} cached in {cache / 'tools'} ({took})")
+        return 0
+    progress = Progress(
+        sys.stdout,
+        tty=args.progress == "tty" or (args.progress == "auto" and stdout_is_terminal()),
+        jobs=args.jobs or default_jobs(),
+    )
+    return install_all({name: wanted[name] for name in todo}, len(wanted), targets, progress, args, cache)
+
+
+def finish_install(name: str, tool: dict, target: Path, bin_dir: Path, plugins: Path, say) -> None:
+    link_into(bin_dir, name, target)
+    if tool.get("helm_plugin"):
+        install_helm_plugin(name, tool, target, plugins, say)
+
+
+def install_all(todo: dict, total: int, targets: dict, progress: Progress, args, cache: Path) -> int:
+    """Install the tools that are not cached, reporting each one's start and finish; 1 if one failed."""
+    started = time.monotonic()
+    times = BuildTimes(cache / "tools" / "build-times.json")
+    logs = cache / "logs"
+    for name, tool in todo.items():
+        seconds, source = times.estimate(name, tool.get("build_seconds"), FALLBACK_SECONDS[tool["source"]])
+        progress.add(name, f"{name} {tool['version']}", seconds, source)
+    jobs = progress.jobs
+    progress.line(
+        f"{len(todo)} of {plural(total, 'tool')} to download or build, {fmt_about(progress.left())} "
+        f"{progress.sources()}"
+    )
+    progress.line(
+        f"{jobs} Go build{'s' if jobs > 1 else ''} at a time on {cores()} cores (each uses every core), "
+        f"downloads alongside; --jobs or ONEPORT_TOOL_JOBS changes it"
+    )
+    progress.line(f"build output goes to one log per tool in {logs}")
+
+    go_root = Path(args.manifest).resolve().parent / "go"
+    fetch_slots = threading.Semaphore(FETCH_SLOTS)
+    build_slots = threading.Semaphore(jobs)
+    stop = threading.Event()
+    failed: list = []
+    not_started: list = []
+
+    def work(name: str) -> None:
+        tool, target = todo[name], targets[name]
+        build = Build(
+            name, logs / f"{name}-{target.parent.name}.log", progress, fetch_slots, build_slots, stop
+        )
+        try:
+            outcome = install(name, tool, target, cache, go_root, build)
+            took = progress.finish(name, outcome)
+            if not outcome.startswith("cached"):
+                with locked(times.path.parent / ".build-times.lock"):
+                    times.record(name, target.parent.name, took, jobs)
+            finish_install(name, tool, target, Path(args.bin_dir), Path(args.helm_plugins), progress.line)
+        except NotStarted:
+            not_started.append(name)
+            progress.skip(name)
+        except ToolFailure as exc:
+            stop.set()  # start nothing new; builds under way finish and stay cached
+            if exc.interrupted:
+                progress.skip(name, "interrupted")
+                return
+            failed.append(name)
+            progress.fail(name, str(exc), exc.log_path)
+        except (Exception, SystemExit) as exc:  # a sha256 mismatch, a missing go: report it
+            stop.set()
+            failed.append(name)
+            progress.fail(
+                name, str(exc) or type(exc).__name__, build.log_path if build.log_path.exists() else None
+            )
+
+    pool = ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="tool")
+    with progress.ticking():
+        try:
+            for future in [pool.submit(work, name) for name in todo]:
+                future.result()
+        except KeyboardInterrupt:
+            # The builds under way got the same interrupt; the tools still waiting must not start.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            progress.line("interrupted: tools that finished stay cached; `make setup` continues from there")
+            return 130
+        finally:
+            pool.shutdown(wait=True)
+    if failed:
+        later = f"; not started: {', '.join(not_started)}" if not_started else ""
+        progress.line(
+            f"FAILED: {', '.join(failed)}{later}. Tools that finished stay cached: fix the cause and run "
+            "`make setup` again."
+        )
+        return 1
+    took = fmt_duration(time.monotonic() - started)
+    progress.line(f"{plural(len(todo), 'tool')} ready in {took}; logs in {logs}")
     return 0
 
 
