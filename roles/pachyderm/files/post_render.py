@@ -9,7 +9,8 @@ unchanged rollout would then never be a no-op: helm-diff always sees a change an
 chart already rolls those pods whenever what they run changes (the pod templates carry the image and
 a ``checksum/helm-values`` annotation), so the variable is dropped here.
 
-The output depends on the input alone (same input, same bytes). Run as
+The output depends on the input alone (same input, same bytes), and an install renders the workloads
+exactly as an upgrade does. Run as
 ``python post_render.py`` by a wrapper the role writes; only PyYAML is needed besides the standard
 library.
 """
@@ -46,11 +47,14 @@ def drop_random_env(doc):
 
 
 def post_render(text):
-    """The manifests with the role's changes; documents the role does not change keep their bytes."""
+    """The manifests with the role's changes; documents other than workloads keep their bytes."""
     out = []
     for chunk in split_documents(text):
         doc = yaml.safe_load(chunk) if chunk.strip() else None
-        if drop_random_env(doc):
+        # Workloads are always written anew, with or without the variable, so that an install (the
+        # chart adds none) and the upgrades after it yield the same bytes for helm-diff to compare.
+        drop_random_env(doc)
+        if isinstance(doc, dict) and doc.get("kind") in WORKLOADS:
             # Keep the leading comments (helm's "# Source: <template>" line) above the new text.
             lines = chunk.splitlines(keepends=True)
             comments = [line for line in lines[: next_content(lines)] if line.strip()]

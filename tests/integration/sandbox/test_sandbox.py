@@ -57,14 +57,22 @@ def test_a_fake_node_is_ready(sandbox):
     assert ready
 
 
-def _apply(sandbox, manifest: str) -> None:
-    subprocess.run(
-        ["kubectl", f"--kubeconfig={sandbox.kubeconfig}", "apply", "-f", "-"],
-        input=manifest,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+def _apply(sandbox, manifest: str, timeout: float = 60.0) -> None:
+    """kubectl apply, retried while an admission webhook is still coming up (as on any cluster)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = subprocess.run(
+            ["kubectl", f"--kubeconfig={sandbox.kubeconfig}", "apply", "-f", "-"],
+            input=manifest,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode == 0:
+            return
+        if "failed calling webhook" not in result.stderr or time.monotonic() > deadline:
+            raise AssertionError(f"kubectl apply failed: {result.stderr}")
+        time.sleep(2)
 
 
 def test_deployment_rolls_out_and_job_succeeds(sandbox):

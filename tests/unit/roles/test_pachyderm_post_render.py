@@ -46,9 +46,17 @@ def test_the_random_upgrade_variable_is_dropped_and_everything_else_kept():
     assert container["image"] == "pachyderm/pachd:2.12.0"
 
 
-def test_documents_without_the_variable_keep_their_bytes():
-    text = f"---\n{CONFIGMAP}---\n{PACHD.replace('UPGRADE_NO_OP', 'KEEP_ME')}"
+def test_documents_other_than_workloads_keep_their_bytes():
+    text = f"---\n{CONFIGMAP}---\n{CONFIGMAP}"
     assert post_render.post_render(text) == text
+
+
+def test_an_install_renders_the_workloads_as_the_upgrades_after_it_do():
+    """On install the chart adds no variable; the bytes must still equal an upgrade's."""
+    install = "\n".join(
+        line for line in PACHD.splitlines() if "UPGRADE_NO_OP" not in line and "Zx8rW1uJ" not in line
+    )
+    assert post_render.post_render(install + "\n") == post_render.post_render(PACHD)
 
 
 def test_a_rewritten_document_keeps_helms_source_comment():
