@@ -143,8 +143,9 @@ def test_rendered_proxy_service_carries_the_pool_and_the_source_ranges(rendered)
     annotations = service["metadata"]["annotations"]
     assert annotations["metallb.io/address-pool"] == "sandbox-loopback"
     assert annotations["service.beta.kubernetes.io/load-balancer-source-ranges"] == "127.0.0.0/8"
-    # Chart 2.12's proxy Service template has no loadBalancerSourceRanges field: only the annotation.
-    assert "loadBalancerSourceRanges" not in service["spec"]
+    # Chart 2.12's proxy Service template has no loadBalancerSourceRanges field; the role's post-renderer
+    # copies the annotation there, the field kube-proxy enforces on MetalLB clusters.
+    assert service["spec"]["loadBalancerSourceRanges"] == ["127.0.0.0/8"]
     assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [
         ("http-port", 80),
         ("https-port", 443),

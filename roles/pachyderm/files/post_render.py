@@ -3,11 +3,15 @@
 """The pachyderm role's Helm post-renderer: manifests on stdin, the same manifests on stdout, changed
 only where the role decides.
 
-The Pachyderm chart adds an environment variable with a fresh random value (``UPGRADE_NO_OP``) to
-pachd and the console on every ``helm upgrade``, so that every upgrade restarts them. A rerun of an
-unchanged rollout would then never be a no-op: helm-diff always sees a change and pachd restarts. The
-chart already rolls those pods whenever what they run changes (the pod templates carry the image and
-a ``checksum/helm-values`` annotation), so the variable is dropped here.
+- The Pachyderm chart adds an environment variable with a fresh random value (``UPGRADE_NO_OP``) to
+  pachd and the console on every ``helm upgrade``, so that every upgrade restarts them. A rerun of an
+  unchanged rollout would then never be a no-op: helm-diff always sees a change and pachd restarts.
+  The chart already rolls those pods whenever what they run changes (the pod templates carry the
+  image and a ``checksum/helm-values`` annotation), so the variable is dropped here.
+- The chart has no value for a Service's ``spec.loadBalancerSourceRanges``, so the role's allow-list
+  reaches it as the ``service.beta.kubernetes.io/load-balancer-source-ranges`` annotation, which cloud
+  load balancers read but kube-proxy (which enforces the allow-list on MetalLB and other bare-metal
+  clusters) does not. A LoadBalancer Service carrying the annotation gets the same list in its spec.
 
 The output depends on the input alone (same input, same bytes), and an install renders the workloads
 exactly as an upgrade does. Run as
@@ -24,6 +28,20 @@ import yaml
 # Environment variables the chart sets to a new random value on every upgrade.
 RANDOM_ON_UPGRADE = ("UPGRADE_NO_OP",)
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
+
+
+def enforce_source_ranges(doc):
+    """Copy a LoadBalancer Service's source-ranges annotation into its spec; return whether it did."""
+    if not isinstance(doc, dict) or doc.get("kind") != "Service":
+        return False
+    spec = doc.get("spec") or {}
+    annotation = ((doc.get("metadata") or {}).get("annotations") or {}).get(SOURCE_RANGES_ANNOTATION)
+    if spec.get("type") != "LoadBalancer" or not annotation:
+        return False
+    spec["loadBalancerSourceRanges"] = [cidr.strip() for cidr in str(annotation).split(",") if cidr.strip()]
+    doc["spec"] = spec
+    return True
 
 
 def drop_random_env(doc):
@@ -47,14 +65,15 @@ def drop_random_env(doc):
 
 
 def post_render(text):
-    """The manifests with the role's changes; documents other than workloads keep their bytes."""
+    """The manifests with the role's changes; other documents than these keep their bytes."""
     out = []
     for chunk in split_documents(text):
         doc = yaml.safe_load(chunk) if chunk.strip() else None
         # Workloads are always written anew, with or without the variable, so that an install (the
         # chart adds none) and the upgrades after it yield the same bytes for helm-diff to compare.
         drop_random_env(doc)
-        if isinstance(doc, dict) and doc.get("kind") in WORKLOADS:
+        ranged = enforce_source_ranges(doc)
+        if ranged or (isinstance(doc, dict) and doc.get("kind") in WORKLOADS):
             # Keep the leading comments (helm's "# Source: <template>" line) above the new text.
             lines = chunk.splitlines(keepends=True)
             comments = [line for line in lines[: next_content(lines)] if line.strip()]

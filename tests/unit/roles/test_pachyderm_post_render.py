@@ -77,3 +77,34 @@ def test_it_runs_as_helm_runs_it_stdin_to_stdout():
         [sys.executable, str(SCRIPT)], input=PACHD, capture_output=True, text=True, check=True
     )
     assert "UPGRADE_NO_OP" not in result.stdout and "POSTGRES_HOST" in result.stdout
+
+
+PROXY = """# Source: pachyderm/templates/proxy/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: pachyderm-proxy
+  annotations:
+    metallb.io/address-pool: lan
+    service.beta.kubernetes.io/load-balancer-source-ranges: 10.20.0.0/16,192.0.2.0/24
+spec:
+  type: LoadBalancer
+  ports:
+  - {name: http-port, port: 80, targetPort: 8080}
+"""
+
+
+def test_the_source_ranges_annotation_becomes_the_spec_field_kube_proxy_enforces():
+    (service,) = yaml.safe_load_all(post_render.post_render(PROXY))
+    assert service["spec"]["loadBalancerSourceRanges"] == ["10.20.0.0/16", "192.0.2.0/24"]
+    assert service["metadata"]["annotations"]["metallb.io/address-pool"] == "lan"
+    assert service["spec"]["ports"] == [{"name": "http-port", "port": 80, "targetPort": 8080}]
+
+
+def test_a_service_without_ranges_or_not_a_load_balancer_keeps_its_bytes():
+    without = PROXY.replace(
+        "    service.beta.kubernetes.io/load-balancer-source-ranges: 10.20.0.0/16,192.0.2.0/24\n", ""
+    )
+    node_port = PROXY.replace("type: LoadBalancer", "type: NodePort")
+    assert post_render.post_render(without) == without
+    assert post_render.post_render(node_port) == node_port
