@@ -13,8 +13,9 @@ import yaml
 from tools.build_progress import CLEAR_LINE, BuildTimes, Progress, fmt_about, fmt_duration, last_lines
 
 REPO = Path(__file__).resolve().parents[3]
-# The cold `make setup` measured on a 2-core machine (a fresh cache, nothing built): 18 min 37 s.
-MEASURED_COLD_SETUP = 18 * 60 + 37
+# The cold `make setup` measured on a 2-core machine (empty per-user, Go build and module caches):
+# 1 min 31 s for the Python environment, then 14 min 21 s for the tools.
+MEASURED_COLD_SETUP = 91 + 14 * 60 + 21
 
 
 class Clock:
@@ -222,6 +223,5 @@ def test_the_readme_first_run_time_is_the_measured_cold_run_and_the_documented_b
     assert total == pytest.approx(venv + tools, abs=0.15)
     manifest = yaml.safe_load((REPO / "tools" / "tools.yml").read_text())["tools"]
     documented = sum(tool["build_seconds"] for tool in manifest.values())
-    assert documented / 60 == pytest.approx(tools, abs=0.5), (
-        "tools.yml's build_seconds add up to the README's"
-    )
+    # Each tool's recorded time includes its module downloads, which ran alongside other builds.
+    assert tools <= documented / 60 <= tools * 1.2, "tools.yml's build_seconds are that cold run's"
