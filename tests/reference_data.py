@@ -8,7 +8,6 @@ that the MetalLB and cert-manager charts install.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tarfile
@@ -43,22 +42,8 @@ CRD_CHARTS = {
 
 
 def find_reference_dir() -> Path | None:
-    """ONEPORT_REFERENCE_DIR, else ../shared/reference beside the checkout, else None."""
-    explicit = os.environ.get("ONEPORT_REFERENCE_DIR")
-    if explicit:
-        if not (Path(explicit) / "charts" / "index.yaml").is_file():
-            raise RuntimeError(
-                f"ONEPORT_REFERENCE_DIR={explicit} has no charts/index.yaml; point it at the reference data"
-            )
-        return Path(explicit)
-    beside = REPO.parent / "shared" / "reference"
-    return beside if (beside / "charts" / "index.yaml").is_file() else None
-
-
-def _archive(charts: Path, name: str, version: str) -> Path:
-    index = yaml.safe_load((charts / "index.yaml").read_text())
-    entry = next(e for e in index["entries"][name] if str(e["version"]) == version)
-    return charts / entry["urls"][0]
+    """ONEPORT_REFERENCE_DIR, else ../shared/reference beside the checkout, else None (decided once)."""
+    return chart_repo.reference_dir()
 
 
 def assemble_from_charts(dest: Path, helm: str = "helm") -> Path:
@@ -68,13 +53,13 @@ def assemble_from_charts(dest: Path, helm: str = "helm") -> Path:
     (dest / "charts").symlink_to(charts, target_is_directory=True)
     pachyderm = dest / "pachyderm"
     pachyderm.mkdir(parents=True)
-    with tarfile.open(_archive(charts, "pachyderm", "2.12.0")) as archive:
+    with tarfile.open(chart_repo.archive(charts, "pachyderm", "2.12.0")[0]) as archive:
         for name in PACHYDERM_FILES:
             member = archive.extractfile(f"pachyderm/{name}")
             (pachyderm / name).write_bytes(member.read())
     for folder, (chart, version, args, groups) in CRD_CHARTS.items():
         rendered = subprocess.run(
-            [helm, "template", "crds", str(_archive(charts, chart, version)), *args],
+            [helm, "template", "crds", str(chart_repo.archive(charts, chart, version)[0]), *args],
             check=True,
             capture_output=True,
             text=True,

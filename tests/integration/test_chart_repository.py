@@ -24,14 +24,9 @@ from reference_data import assemble_from_charts, find_reference_dir
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 from tools.sandbox import chart_repo  # noqa: E402
+from tools.sandbox.cluster import free_port  # noqa: E402
 
 HELM = str(REPO / "bin" / "helm")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +55,6 @@ def repository(charts) -> str:
         server.wait(timeout=10)
 
 
-def index_entry(charts: Path, name: str, version: str) -> dict:
-    index = yaml.safe_load((charts / "index.yaml").read_text())
-    return next(e for e in index["entries"][name] if str(e["version"]) == version)
-
-
 @pytest.mark.parametrize("chart", chart_repo.pinned_charts(), ids=lambda c: c["name"])
 def test_helm_pulls_each_pinned_chart_from_the_repository_with_the_indexed_digest(
     chart, charts, repository, tmp_path
@@ -86,7 +76,7 @@ def test_helm_pulls_each_pinned_chart_from_the_repository_with_the_indexed_diges
     )
     (archive,) = tmp_path.glob("*.tgz")
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    assert digest == index_entry(charts, chart["name"], chart["version"])["digest"]
+    assert digest == chart_repo.archive(charts, chart["name"], chart["version"])[1]
 
 
 def test_the_pinned_charts_are_the_versions_the_roles_default_to():

@@ -57,19 +57,28 @@ def pinned_charts() -> list[dict]:
     return charts
 
 
-def reference_charts_dir() -> Path | None:
-    """ONEPORT_REFERENCE_DIR/charts, else ../shared/reference/charts beside the checkout, else None."""
+def reference_dir() -> Path | None:
+    """ONEPORT_REFERENCE_DIR, else ../shared/reference beside the checkout, else None."""
     explicit = os.environ.get("ONEPORT_REFERENCE_DIR")
     if explicit:
-        charts = Path(explicit) / "charts"
-        if not (charts / "index.yaml").is_file():
+        if not (Path(explicit) / "charts" / "index.yaml").is_file():
             raise ChartSourceError(
-                f"ONEPORT_REFERENCE_DIR is {explicit}, but {charts}/index.yaml does not exist; point it at "
-                "the folder whose charts/ holds the packaged charts and their Helm index.yaml, or unset it"
+                f"ONEPORT_REFERENCE_DIR is {explicit}, but {explicit}/charts/index.yaml does not exist; "
+                "point it at the folder whose charts/ holds the packaged charts and their Helm index.yaml, "
+                "or unset it"
             )
-        return charts
-    beside = REPO.parent / "shared" / "reference" / "charts"
-    return beside if (beside / "index.yaml").is_file() else None
+        return Path(explicit)
+    beside = REPO.parent / "shared" / "reference"
+    return beside if (beside / "charts" / "index.yaml").is_file() else None
+
+
+def archive(charts: Path, name: str, version: str) -> tuple[Path, str]:
+    """(path, sha256) of one packaged chart as the folder's index.yaml lists it."""
+    index = yaml.safe_load((charts / "index.yaml").read_text()) or {}
+    for entry in (index.get("entries") or {}).get(name, []):
+        if str(entry.get("version")) == version:
+            return charts / entry["urls"][0], entry["digest"]
+    raise ChartSourceError(f"{charts}/index.yaml lists no {name} {version}")
 
 
 def _indexed(directory: Path) -> dict:
@@ -141,7 +150,8 @@ def fetch_from_publishers(
 def charts_source(log=print, helm: str | None = None) -> Path:
     """The folder the sandbox serves as its chart repository (found or fetched once)."""
     charts = pinned_charts()
-    reference = reference_charts_dir()
+    found = reference_dir()
+    reference = found / "charts" if found is not None else None
     if reference is not None:
         missing = missing_from(reference, charts)
         if missing:

@@ -748,11 +748,10 @@ class Sandbox:
 
     def chart_archive(self, name: str, version: str) -> tuple[Path, str]:
         """(path, sha256) of one packaged chart the repository serves, as its index.yaml lists it."""
-        index = yaml.safe_load((self.charts_dir / "index.yaml").read_text())
-        for entry in index.get("entries", {}).get(name, []):
-            if str(entry.get("version")) == version:
-                return self.charts_dir / entry["urls"][0], entry["digest"]
-        raise SandboxError(f"the chart repository {self.charts_dir} has no {name} {version}")
+        try:
+            return chart_repo.archive(self.charts_dir, name, version)
+        except chart_repo.ChartSourceError as err:
+            raise SandboxError(str(err)) from None
 
     def _serve_charts(self) -> None:
         """Find the charts to serve and publish the repository's URL where inventories read it."""
