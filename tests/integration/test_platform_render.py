@@ -19,8 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 METALLB_SITE = {
     "oneport_platform": "metallb",
-    "metallb_chart_ref": "metallb",
-    "metallb_chart_repo_url": "https://metallb.github.io/metallb",
     "metallb_address_pools": [
         {"name": "public", "addresses": ["192.168.10.240-192.168.10.250"]},
         {"name": "lab", "addresses": ["10.20.0.0/28", "fd00:20::/124"], "auto_assign": False},
@@ -31,8 +29,20 @@ METALLB_SITE = {
 }
 
 
-def render(playbook: str, variables: dict, tmp: Path) -> subprocess.CompletedProcess:
-    return run_playbook(playbook, {**variables, "oneport_render_dir": str(tmp / "render")}, tmp)
+def local_charts(reference_dir: Path) -> dict:
+    """The packaged real charts as local paths: a render fetches and renders its chart, offline here."""
+    charts = reference_dir / "charts"
+    return {
+        "metallb_chart_ref": str(charts / "metallb-0.16.1.tgz"),
+        "metallb_chart_repo_url": "",
+        "cert_manager_chart_ref": str(charts / "cert-manager-v1.21.1.tgz"),
+        "cert_manager_chart_repo_url": "",
+    }
+
+
+def render(playbook: str, variables: dict, tmp: Path, reference_dir: Path) -> subprocess.CompletedProcess:
+    site = {**local_charts(reference_dir), **variables, "oneport_render_dir": str(tmp / "render")}
+    return run_playbook(playbook, site, tmp)
 
 
 def rendered(tmp: Path, role: str):
@@ -42,7 +52,7 @@ def rendered(tmp: Path, role: str):
 
 
 def test_metallb_render_writes_objects_the_crds_accept(reference_dir, tmp_path):
-    result = render("playbooks/metallb.yml", METALLB_SITE, tmp_path)
+    result = render("playbooks/metallb.yml", METALLB_SITE, tmp_path, reference_dir)
     assert result.returncode == 0, result.stdout[-4000:]
     objects, release = rendered(tmp_path, "metallb")
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
@@ -52,10 +62,10 @@ def test_metallb_render_writes_objects_the_crds_accept(reference_dir, tmp_path):
         ("L2Advertisement", "l2-all-pools"),
         ("BGPAdvertisement", "lab"),
     ]
-    assert (release["chart"], release["repo"]) == ("metallb", "https://metallb.github.io/metallb")
-    assert release["version"] == "0.16.1"
+    assert (release["chart"], release["repo"]) == (str(reference_dir / "charts" / "metallb-0.16.1.tgz"), "")
+    assert (release["version"], len(release["sha256"])) == ("0.16.1", 64)
     assert_valid(objects, crd_schemas(reference_dir / "crds" / "metallb-v0.16.1"))
-    again = render("playbooks/metallb.yml", METALLB_SITE, tmp_path)
+    again = render("playbooks/metallb.yml", METALLB_SITE, tmp_path, reference_dir)
     assert changed(again) == 0
 
 
@@ -77,7 +87,7 @@ def test_metallb_render_writes_objects_the_crds_accept(reference_dir, tmp_path):
     ids=["self_signed", "acme_dns01"],
 )
 def test_cert_manager_render_writes_objects_the_crds_accept(site, reference_dir, tmp_path):
-    result = render("playbooks/cert_manager.yml", site, tmp_path)
+    result = render("playbooks/cert_manager.yml", site, tmp_path, reference_dir)
     assert result.returncode == 0, result.stdout[-4000:]
     objects, release = rendered(tmp_path, "cert_manager")
     certificate = objects[-1]
