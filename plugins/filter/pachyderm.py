@@ -6,7 +6,7 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_chart_hints
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_chart_hints, pachyderm_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
 
@@ -37,6 +37,16 @@ def pachyderm_values(inputs, pinned, storage_secret_data=None, encoded=True):
     if encoded and data:
         data = {k: base64.b64decode(v).decode() for k, v in data.items()}
     return _call(model.build_values, inputs, pinned, data)
+
+
+def pachyderm_proxy_files(inputs):
+    """The in-cluster proxy's configuration files (ConfigMap data: name -> content)."""
+    return _call(pachyderm_proxy.config_files, inputs)
+
+
+def pachyderm_proxy_settings(inputs):
+    """What the role's post-renderer changes in the chart's proxy objects ({} in chart mode)."""
+    return _call(pachyderm_proxy.post_render_settings, inputs)
 
 
 def pachyderm_chart_problems(values, schema, chart_values):
@@ -73,6 +83,8 @@ class FilterModule:
             "pachyderm_pin": pachyderm_pin,
             "pachyderm_values": pachyderm_values,
             "pachyderm_chart_problems": pachyderm_chart_problems,
+            "pachyderm_proxy_files": pachyderm_proxy_files,
+            "pachyderm_proxy_settings": pachyderm_proxy_settings,
             "pachyderm_chart_hint": pachyderm_chart_hint,
             "pachyderm_redact": pachyderm_redact,
             "pachyderm_upstream_idps": pachyderm_upstream_idps,

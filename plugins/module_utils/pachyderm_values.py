@@ -13,6 +13,7 @@ import re
 import secrets as _secrets
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import lb_annotations as lb
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 
 SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
 TLS_MODES = ("off", "self_signed", "acme_http01", "acme_dns01", "existing_secret")
@@ -197,30 +198,52 @@ def oidc_uris(inputs: dict) -> dict:
 
 
 def legacy_ports(inputs: dict) -> dict:
-    """Chart legacyPorts from pachyderm_legacy_ports, validated against the service type and TLS."""
+    """Chart legacyPorts from pachyderm_legacy_ports, checked against each other, the one port's
+    Service ports, the service type and the proxy configuration (pachyderm_proxy_config)."""
     ports = _get(inputs, "legacy_ports", {}) or {}
     if not isinstance(ports, dict):
         raise ValueError(f"pachyderm_legacy_ports must be a mapping such as {{grpc: 30650}}, got {ports!r}")
-    result = {}
+    collection = pachyderm_proxy.mode(inputs) == "collection"
+    known = tuple(pachyderm_proxy.LEGACY) if collection else tuple(LEGACY_PORTS)
+    kind = service_type(inputs)
+    taken = {80: "the one port's HTTP Service port", 443: "the one port's HTTPS Service port"}
+    if kind == "NodePort":
+        taken[_node_port(inputs, "http_node_port", 30080)] = "pachyderm_http_node_port"
+        taken[_node_port(inputs, "https_node_port", 30443)] = "pachyderm_https_node_port"
+    result, opened = {}, {}
     for name, given in ports.items():
         port = _whole_number(given)
-        if name not in LEGACY_PORTS:
+        if name not in known:
+            more = "" if collection else " (pachd_http needs pachyderm_proxy_config: collection)"
             raise ValueError(
-                f"pachyderm_legacy_ports has {name!r}; the legacy ports are: {', '.join(LEGACY_PORTS)}"
+                f"pachyderm_legacy_ports has {name!r}; the legacy ports are: {', '.join(known)}{more}"
             )
+        if port is False:
+            port = 0
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"pachyderm_legacy_ports.{name} is {port!r}; use a port number (0 turns it off)")
-        if port and service_type(inputs) == "NodePort" and not 30000 <= port <= 32767:
+        if not port:
+            continue
+        if kind == "NodePort" and not 30000 <= port <= 32767:
             raise ValueError(
                 f"pachyderm_legacy_ports.{name} is {port}, outside the NodePort range 30000-32767 "
                 "that a NodePort proxy Service uses for legacy ports"
             )
-        if port:
+        if port in taken:
+            raise ValueError(
+                f"pachyderm_legacy_ports.{name} is {port}, which {taken[port]} already uses; "
+                "give each legacy port its own number"
+            )
+        taken[port] = f"pachyderm_legacy_ports.{name}"
+        opened[name] = port
+        if name in LEGACY_PORTS:
             result[LEGACY_PORTS[name]] = port
-    if result and tls_enabled(inputs):
+    if opened and tls_enabled(inputs) and not collection:
         raise ValueError(
-            f"pachyderm_legacy_ports opens {sorted(result)} but TLS is on; the chart serves legacy ports "
-            "only in cleartext: remove pachyderm_legacy_ports or set oneport_tls: off"
+            f"pachyderm_legacy_ports opens {sorted(opened)} but TLS is on; the chart's own configuration "
+            "(pachyderm_proxy_config: chart) serves legacy ports only in cleartext: use "
+            "pachyderm_proxy_config: collection (legacy ports with TLS), remove pachyderm_legacy_ports, "
+            "or set oneport_tls: off"
         )
     return result
 
@@ -645,7 +668,18 @@ def check_inputs(inputs: dict) -> dict:
     auth_subjects(inputs)
     check_upstream_idps(inputs)
     check_exposure(inputs)
+    proxy_config = pachyderm_proxy.mode(inputs)
+    if proxy_config == "collection":
+        pachyderm_proxy.model(inputs)
+    elif _get(inputs, "proxy_acme_solver", {}):
+        raise ValueError(
+            "pachyderm_proxy_acme_solver is set but pachyderm_proxy_config is chart; the chart's own "
+            "configuration has no ACME route: use pachyderm_proxy_config: collection or remove it"
+        )
+    image = pachyderm_proxy.chart_values(inputs).get("image", {})
     return {
+        "proxy_config": proxy_config,
+        "proxy_image": f"{image['repository']}:{image['tag']}" if image else "",
         "platform": plat,
         "environment": environment(inputs),
         "service_type": kind,
@@ -743,6 +777,9 @@ def build_values(inputs: dict, pinned: dict, storage_secret_data: dict | None = 
     proxy["tls"] = {"enabled": tls_enabled(inputs)}
     if tls_enabled(inputs):
         proxy["tls"]["secretName"] = inputs["tls_secret_name"]
+    # The collection's configuration runs on the pinned Envoy with its memory limit (the ConfigMap itself
+    # is replaced by the post-renderer: the chart has no value for it).
+    _merge(proxy, pachyderm_proxy_values(inputs))
 
     auth = _bool(inputs, "auth_enabled", True)
     mock_default = environment(inputs) == "sandbox" and not _get(inputs, "upstream_idps", [])
@@ -783,6 +820,11 @@ def build_values(inputs: dict, pinned: dict, storage_secret_data: dict | None = 
         values["pachd"]["enterpriseSecretSecretName"] = pinned_secret
     _merge(values, database_values(inputs, pinned))
     return values
+
+
+def pachyderm_proxy_values(inputs: dict) -> dict:
+    """The chart's proxy values the proxy configuration decides (image, resources)."""
+    return pachyderm_proxy.chart_values(inputs)
 
 
 def pinned_secret_data(inputs: dict, pinned: dict) -> dict:

@@ -24,7 +24,18 @@ def test_every_filter_is_registered():
         "pachyderm_redact",
         "pachyderm_upstream_idps",
         "pachyderm_endpoint",
+        "pachyderm_proxy_files",
+        "pachyderm_proxy_settings",
     }
+
+
+def test_the_proxy_filters_return_the_files_and_refuse_bad_input_naming_the_variable():
+    files = filters.pachyderm_proxy_files({"platform": "kind"})
+    assert list(files) == ["envoy.json"] and files["envoy.json"].endswith("}\n")
+    assert filters.pachyderm_proxy_settings({"platform": "kind"})["files"] == files
+    assert filters.pachyderm_proxy_settings({"platform": "kind", "proxy_config": "chart"}) == {}
+    with pytest.raises(AnsibleFilterError, match="pachyderm_proxy_memory_limit"):
+        filters.pachyderm_proxy_files({"platform": "kind", "proxy_memory_limit": "100Mi"})
 
 
 def test_a_model_error_becomes_a_filter_error_with_the_same_message():

@@ -198,11 +198,25 @@ def test_legacy_ports_use_the_chart_names():
     assert values["proxy"]["service"]["legacyPorts"] == {"grpc": 30650, "s3Gateway": 30600}
 
 
-def test_legacy_ports_are_refused_with_tls():
+def test_legacy_ports_are_refused_with_tls_on_the_charts_own_proxy_configuration():
     with pytest.raises(ValueError, match="pachyderm_legacy_ports"):
         model.check_inputs(
-            {"platform": "local", "tls": "self_signed", "proxy_host": HOST, "legacy_ports": {"grpc": 30650}}
+            {
+                "platform": "local",
+                "tls": "self_signed",
+                "proxy_host": HOST,
+                "legacy_ports": {"grpc": 30650},
+                "proxy_config": "chart",
+            }
         )
+
+
+def test_legacy_ports_with_tls_are_served_by_the_collections_proxy_configuration():
+    inputs = {"platform": "local", "tls": "self_signed", "proxy_host": HOST, "legacy_ports": {"grpc": 30650}}
+    assert (
+        model.check_inputs(dict(inputs, tls_secret_name="pachyderm-proxy-tls"))["proxy_config"]
+        == "collection"
+    )
 
 
 def test_an_unknown_legacy_port_is_refused_with_the_known_names():
