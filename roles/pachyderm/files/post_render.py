@@ -13,14 +13,24 @@ only where the role decides.
   load balancers read but kube-proxy (which enforces the allow-list on MetalLB and other bare-metal
   clusters) does not. A LoadBalancer Service carrying the annotation gets the same list in its spec.
 
+- With ``--proxy SETTINGS.json`` (the collection's proxy configuration, pachyderm_proxy_config:
+  collection; the file comes from plugins/module_utils/pachyderm_proxy.py), the proxy runs the
+  collection's Envoy configuration: the ConfigMap's data is replaced by its files, the Deployment's
+  ``checksum/envoy-config`` becomes their digest (pods roll exactly when the configuration changes),
+  kubelet probes the configuration's readiness listener (the admin interface is bound to loopback),
+  and the Service gets the legacy ports the chart has no value for. Extra documents (the ACME HTTP-01
+  solver Service) join the release.
+
 The output depends on the input alone (same input, same bytes), and an install renders the workloads
 exactly as an upgrade does. Run as
-``python post_render.py`` by a wrapper the role writes; only PyYAML is needed besides the standard
-library.
+``python post_render.py [--proxy SETTINGS.json]`` by a wrapper the role writes; only PyYAML is needed
+besides the standard library.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 
 import yaml
@@ -64,7 +74,69 @@ def drop_random_env(doc):
     return changed
 
 
-def post_render(text):
+def config_checksum(files):
+    """The digest of the proxy's configuration files, as the Deployment's checksum annotation."""
+    canonical = json.dumps(files, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _named(doc, kind, name):
+    return (
+        isinstance(doc, dict) and doc.get("kind") == kind and (doc.get("metadata") or {}).get("name") == name
+    )
+
+
+def apply_proxy(doc, settings):
+    """Make the chart's proxy objects run the collection's configuration; return whether it changed."""
+    if not settings:
+        return False
+    if _named(doc, "ConfigMap", settings["config_map"]):
+        doc["data"] = dict(sorted(settings["files"].items()))
+        return True
+    if _named(doc, "Deployment", settings["deployment"]):
+        template = doc.setdefault("spec", {}).setdefault("template", {})
+        annotations = template.setdefault("metadata", {}).get("annotations") or {}
+        annotations["checksum/envoy-config"] = config_checksum(settings["files"])
+        template["metadata"]["annotations"] = annotations
+        for container in (template.get("spec") or {}).get("containers") or []:
+            if container.get("name") != settings["container"]:
+                continue
+            port = settings["readiness_port"]
+            # The admin interface listens on loopback only: kubelet probes the readiness listener.
+            ports = [p for p in container.get("ports") or [] if p.get("name") != "admin-port"]
+            if not any(p.get("name") == "readiness" for p in ports):
+                ports.append({"name": "readiness", "containerPort": port})
+            container["ports"] = ports
+            container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": "readiness"}}
+            container["livenessProbe"] = {"tcpSocket": {"port": "readiness"}}
+        return True
+    if _named(doc, "Service", settings["service"]) and settings.get("service_ports"):
+        spec = doc.setdefault("spec", {})
+        ports = spec.get("ports") or []
+        names = {p.get("name") for p in ports}
+        ports.extend(dict(p) for p in settings["service_ports"] if p["name"] not in names)
+        spec["ports"] = ports
+        return True
+    return False
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (the proxy's JSON files) as literal blocks, so manifests stay readable."""
+
+
+def _str_representer(dumper, value):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump(doc):
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def post_render(text, proxy=None):
     """The manifests with the role's changes; other documents than these keep their bytes."""
     out = []
     for chunk in split_documents(text):
@@ -73,12 +145,15 @@ def post_render(text):
         # chart adds none) and the upgrades after it yield the same bytes for helm-diff to compare.
         drop_random_env(doc)
         ranged = enforce_source_ranges(doc)
-        if ranged or (isinstance(doc, dict) and doc.get("kind") in WORKLOADS):
+        proxied = apply_proxy(doc, proxy)
+        if ranged or proxied or (isinstance(doc, dict) and doc.get("kind") in WORKLOADS):
             # Keep the leading comments (helm's "# Source: <template>" line) above the new text.
             lines = chunk.splitlines(keepends=True)
             comments = [line for line in lines[: next_content(lines)] if line.strip()]
-            chunk = "".join(comments) + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+            chunk = "".join(comments) + dump(doc)
         out.append(chunk)
+    for extra in (proxy or {}).get("documents") or []:
+        out.append("# Source: oneport.pachyderm post-renderer\n" + dump(extra))
     return "---\n".join(out)
 
 
@@ -103,8 +178,16 @@ def split_documents(text):
     return chunks
 
 
-def main():
-    sys.stdout.write(post_render(sys.stdin.read()))
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    proxy = None
+    if argv[:1] == ["--proxy"] and len(argv) == 2:
+        with open(argv[1], encoding="utf-8") as handle:
+            proxy = json.load(handle)
+    elif argv:
+        sys.stderr.write("usage: post_render.py [--proxy SETTINGS.json] < manifests > manifests\n")
+        return 2
+    sys.stdout.write(post_render(sys.stdin.read(), proxy))
     return 0
 
 
