@@ -20,9 +20,11 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.vars.manager import VariableManager
 from playbook_runs import ansible_env, ansible_playbook, json_report
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 
 REPO = Path(__file__).resolve().parents[2]
+POST_RENDER = REPO / "roles" / "pachyderm" / "files" / "post_render.py"
 INVENTORY_ROOT = REPO / "inventories"
 INVENTORIES = sorted(
     p.parent.relative_to(INVENTORY_ROOT).as_posix() for p in INVENTORY_ROOT.rglob("hosts.yml")
@@ -106,6 +108,7 @@ def render(request, reference_dir, tmp_path_factory) -> dict:
         "report": report,
         "values": yaml.safe_load((render_dir / "values.yaml").read_text()),
         "manifests": manifests,
+        "proxy_files": {path.name: path.read_text() for path in sorted((render_dir / "proxy").iterdir())},
     }
 
 
@@ -213,3 +216,48 @@ def test_the_storage_secret_matches_the_storage_backend(render):
 def test_the_proxy_service_has_the_type_the_inventory_implies(render):
     service = manifest(render, "Service", "pachyderm-proxy")
     assert service["spec"]["type"] == render["asked"].service_type
+
+
+def config_checksum(files: dict) -> str:
+    """The role's post-renderer's digest of the proxy's files (roles/pachyderm/files/post_render.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("post_render", POST_RENDER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.config_checksum(files)
+
+
+def proxy_container(render: dict) -> dict:
+    deployment = manifest(render, "Deployment", "pachyderm-proxy")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_the_proxy_configmap_holds_the_collections_configuration_and_nothing_of_the_charts(render):
+    data = manifest(render, "ConfigMap", "pachyderm-proxy-config")["data"]
+    assert data == render["proxy_files"]
+    bootstrap = json.loads(data["envoy.json"])
+    assert bootstrap["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    assert bootstrap["node"]["cluster"] == "pachyderm-proxy"
+
+
+def test_the_proxy_rolls_exactly_when_its_configuration_changes(render):
+    deployment = manifest(render, "Deployment", "pachyderm-proxy")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/envoy-config"] == config_checksum(render["proxy_files"])
+
+
+def test_the_proxy_runs_the_pinned_envoy_with_its_heap_inside_the_memory_limit(render):
+    container = proxy_container(render)
+    assert container["image"].endswith(f"envoyproxy/envoy:distroless-v{pachyderm_proxy.ENVOY_VERSION}")
+    limit = pachyderm_proxy.quantity_bytes(container["resources"]["limits"]["memory"], "limit")
+    bootstrap = json.loads(render["proxy_files"]["envoy.json"])
+    (heap,) = [
+        monitor["typed_config"]["max_heap_size_bytes"]
+        for monitor in bootstrap["overload_manager"]["resource_monitors"]
+        if monitor["name"] == "envoy.resource_monitors.fixed_heap"
+    ]
+    assert 0 < int(heap) <= 0.8 * limit
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "readiness"}
+    assert {"name": "readiness", "containerPort": pachyderm_proxy.READINESS_PORT} in container["ports"]

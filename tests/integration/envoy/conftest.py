@@ -143,3 +143,30 @@ def our_tls_proxy(backend_ports, test_ca, tmp_path_factory):
 def tls_proxy(request):
     """Each TLS proxy in turn: Pachyderm's envoy-tls.json, then ours."""
     return request.getfixturevalue(request.param)
+
+
+# The in-cluster proxy as the pachyderm role deploys it (envoy_harness/deployed.py).
+@pytest.fixture(scope="session")
+def deployed_proxy(reference_dir, backend_ports, tmp_path_factory):
+    """The role's in-cluster configuration (cleartext, legacy ports on), pointed at the test backends."""
+    from envoy_harness.deployed import deployed_files, start_deployed
+
+    files = deployed_files(reference_dir, tmp_path_factory.mktemp("deployed-render"), tls=False)
+    proxy = start_deployed(files, backend_ports, tmp_path_factory.mktemp("deployed"))
+    proxy.files = files
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory):
+    """The role's in-cluster configuration with TLS from the Secret's mount, ACME, legacy ports with TLS."""
+    from envoy_harness.deployed import deployed_files, start_deployed
+
+    files = deployed_files(reference_dir, tmp_path_factory.mktemp("deployed-tls-render"), tls=True)
+    tls_dir = tmp_path_factory.mktemp("deployed-tls-certs")
+    serial = _tls_dir(test_ca, tls_dir)
+    proxy = start_deployed(files, backend_ports, tmp_path_factory.mktemp("deployed-tls"), tls_dir=tls_dir)
+    proxy.files, proxy.tls_dir, proxy.serial = files, tls_dir, serial
+    yield proxy
+    proxy.stop()
