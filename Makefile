@@ -78,7 +78,7 @@ cluster-status: ## show each sandbox component and its health
 	$(PY) -m tools.sandbox status
 
 .PHONY: bench-proxy
-bench-proxy: setup ## gRPC upload throughput: direct vs our Envoy config vs Pachyderm's, 0/20/60 ms, two links
+bench-proxy: setup ## gRPC upload throughput: direct vs the edge and in-cluster configs vs the chart's, 0/20/60 ms, two links
 	$(PY) tools/bench_proxy.py
 
 .PHONY: ee-context

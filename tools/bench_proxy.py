@@ -1,8 +1,11 @@
-"""Single-stream gRPC upload throughput: direct, through our Envoy config, through Pachyderm's.
+"""Single-stream gRPC upload throughput: direct, through the collection's Envoy configs, through the chart's.
 
 Run with `make bench-proxy` (not part of `make test`). Every path goes client -> emulated link ->
-target on loopback, where the target is the gRPC backend itself (direct), our rendered config, or the
-chart's envoy.json (reference). These kernels lack `tc netem`, so the link is a userspace relay
+target on loopback, where the target is the gRPC backend itself (direct), the edge proxy's rendered
+config (edge), the in-cluster proxy's config exactly as the pachyderm role deploys it (deployed: the
+real chart's ConfigMap after the role's post-renderer, only its addresses moved to loopback, see
+tests/integration/envoy/envoy_harness/deployed.py), or the chart's envoy.json (reference). These
+kernels lack `tc netem`, so the link is a userspace relay
 (tools/emulated_link.py) that holds each chunk for half the round trip in each direction and, with
 `--rate`, also serialises it at a link's bandwidth. Its own cost is measured as direct-through-link at
 0 ms against a plain direct connection. All paths use the same grpcio client settings, so the direct
@@ -12,8 +15,9 @@ Two kinds of run, both by default:
 - an unlimited link (as fast as the machine copies). With client, link, proxy and backend on one
   small machine this measures CPU shares as much as the proxy: each extra hop takes CPU from the
   others. An `envoy-l4` path (a bare Envoy TCP proxy, no HTTP) shows what any proxy hop costs here.
-- a link with a bandwidth (2.5 Gbit/s by default), the case the windows are sized for: whether one
-  stream keeps the link full as the round trip grows.
+- a link with a bandwidth (1 Gbit/s by default), the case the windows are sized for: whether one
+  stream keeps the link full as the round trip grows. The target, on such a link: edge and deployed
+  at least 0.95x direct at every round trip, in the same run.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from emulated_link import EmulatedLink  # noqa: E402
 from envoy_harness.backends import GrpcBackend, Recorder  # noqa: E402
+from envoy_harness.deployed import localize, render_inputs  # noqa: E402
 from envoy_harness.envoy import Envoy, free_port  # noqa: E402
 from envoy_harness.ours import render  # noqa: E402
 from envoy_harness.proxies import BACKEND_NAMES  # noqa: E402
@@ -43,7 +48,9 @@ from envoy_harness.traffic import grpc_channel, grpc_upload  # noqa: E402
 from reference_data import assemble_from_charts, find_reference_dir  # noqa: E402
 
 CHUNK = 256 * 1024
-TARGET = 0.8
+TARGET = 0.95
+# The collection's two configurations, held to TARGET on a link with a bandwidth.
+OURS = ("edge", "deployed")
 
 
 def measure(port: int, seconds: float) -> float:
@@ -177,9 +184,9 @@ def main() -> int:
         "--rate",
         type=float,
         nargs="*",
-        default=[0, 2500],
+        default=[0, 1000],
         metavar="MBIT",
-        help="link bandwidths in Mbit/s, one table each; 0 is an unlimited link (default: 0 2500)",
+        help="link bandwidths in Mbit/s, one table each; 0 is an unlimited link (default: 0 1000)",
     )
     parser.add_argument(
         "--limit",
@@ -213,15 +220,24 @@ def run(args, backend_port: int, backend_pid: int, work: Path) -> int:
         description["limits"] = {k: int(v) for k, v in (item.split("=", 1) for item in args.limit)}
     reference = find_reference_dir() or assemble_from_charts(work / "reference", str(ROOT / "bin" / "helm"))
     reference_config = reference_bootstrap(reference, dict.fromkeys(BACKEND_NAMES, backend_port))
+    deployed_inputs = {"platform": "metallb"}
+    if args.limit:
+        deployed_inputs["proxy_limits"] = description["limits"]
+    deployed_files = render_inputs(reference, deployed_inputs, work / "deployed-render")
+    deployed_config, deployed_ports = localize(
+        deployed_files, work / "deployed", dict.fromkeys(BACKEND_NAMES, backend_port)
+    )
     l4_port = free_port()
     with (
-        Envoy(render(description, work), work, "ours") as ours,
+        Envoy(render(description, work), work, "edge") as edge,
+        Envoy(deployed_config, work / "deployed", "deployed") as deployed,
         Envoy(reference_config, work, "reference") as reference,
         Envoy(l4_bootstrap(l4_port, backend_port), work, "l4") as l4,
     ):
         targets = {
             "direct": (backend_port, None),
-            "ours": (description["http_port"], ours.process.pid),
+            "edge": (description["http_port"], edge.process.pid),
+            "deployed": (deployed_ports["http"], deployed.process.pid),
             "reference": (reference.listener_ports()["proxy-http"], reference.process.pid),
             "envoy-l4": (l4_port, l4.process.pid),
         }
@@ -262,8 +278,9 @@ def measure_table(args, targets: dict, backend_pid: int, mbit: float) -> tuple[d
 
 
 def report(args, mbit: float, results: dict, busy: dict, plain: float) -> None:
-    """Print one table and whether ours reaches the target in each of its rows."""
+    """Print one table and, on a link with a bandwidth, whether edge and deployed reach the target."""
     unlimited = mbit == 0
+    paths = ("edge", "deployed", "reference")
     print()
     print(f"{rate_label(mbit)}:")
     if unlimited and 0 in args.rtt:
@@ -271,23 +288,30 @@ def report(args, mbit: float, results: dict, busy: dict, plain: float) -> None:
         print(f"link overhead at 0 ms: direct-through-link / direct = {overhead:.2f}x")
     extra_head, extra_rule = (" envoy-l4/direct |", "---|") if unlimited else ("", "")
     print(
-        "| RTT (ms) | direct MB/s | ours MB/s | reference MB/s | ours/direct | reference/direct |"
+        "| RTT (ms) | direct MB/s | "
+        + " | ".join(f"{name} MB/s" for name in paths)
+        + " | "
+        + " | ".join(f"{name}/direct" for name in paths)
+        + " |"
         + extra_head
-        + " cores used (direct / ours) |"
+        + " cores used (direct / edge / deployed) |"
     )
-    print("|---|---|---|---|---|---|" + extra_rule + "---|")
+    print("|---|---|" + "---|" * (2 * len(paths)) + extra_rule + "---|")
     missed = []
     for rtt in args.rtt:
-        direct, our, ref = (results[(name, rtt)] for name in ("direct", "ours", "reference"))
-        row = f"| {rtt:.0f} | {direct:.1f} | {our:.1f} | {ref:.1f} |"
-        row += f" {our / direct:.2f}x | {ref / direct:.2f}x |"
+        direct = results[("direct", rtt)]
+        row = f"| {rtt:.0f} | {direct:.1f} | " + " | ".join(f"{results[(n, rtt)]:.1f}" for n in paths) + " |"
+        row += " " + " | ".join(f"{results[(n, rtt)] / direct:.2f}x" for n in paths) + " |"
         if unlimited:
             row += f" {results[('envoy-l4', rtt)] / direct:.2f}x |"
-        print(row + f" {busy[('direct', rtt)]:.2f} / {busy[('ours', rtt)]:.2f} |")
-        if our / direct < TARGET:
-            missed.append(f"{rtt:.0f} ms")
-    verdict = "met" if not missed else "missed at " + ", ".join(missed)
-    print(f"target ours >= {TARGET}x direct on the {rate_label(mbit)}: {verdict}")
+        cores = " / ".join(f"{busy[(n, rtt)]:.2f}" for n in ("direct", *OURS))
+        print(row + f" {cores} |")
+        missed += [f"{name} at {rtt:.0f} ms" for name in OURS if results[(name, rtt)] / direct < TARGET]
+    if unlimited:
+        print("no target on an unlimited link: the machine's cores, not the proxy, set the pace there")
+        return
+    verdict = "met" if not missed else "missed: " + ", ".join(missed)
+    print(f"target edge and deployed >= {TARGET}x direct on the {rate_label(mbit)}: {verdict}")
 
 
 if __name__ == "__main__":
