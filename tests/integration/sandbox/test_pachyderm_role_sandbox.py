@@ -11,6 +11,7 @@ and is removed afterwards.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,14 +73,62 @@ def published_facts(report: dict) -> dict:
     return facts
 
 
+def templates(sandbox) -> dict:
+    """Each Deployment of the test's release: name -> (pod template, generation)."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(sandbox.api_client())
+    return {
+        item.metadata.name: (
+            sandbox.api_client().sanitize_for_serialization(item.spec.template),
+            item.metadata.generation,
+        )
+        for item in apps.list_namespaced_deployment(NAMESPACE).items
+    }
+
+
+def proxy_config_map(sandbox) -> dict:
+    from kubernetes import client
+
+    return (
+        client.CoreV1Api(sandbox.api_client())
+        .read_namespaced_config_map("pachyderm-proxy-config", NAMESPACE)
+        .data
+    )
+
+
+# A proxy input that changes only the proxy's configuration (the trusted hops in front of it).
+CHANGED_PROXY = ("-e", "pachyderm_proxy_xff_num_trusted_hops=1")
+
+
 @pytest.fixture(scope="module")
-def runs(local_inventory_on_sandbox) -> Iterator[dict]:
+def runs(local_inventory_on_sandbox, tmp_path_factory) -> Iterator[dict]:
     try:
         sandbox = local_inventory_on_sandbox
         converge = playbook(sandbox)
         again = playbook(sandbox)
         check = playbook(sandbox, "--check", "--diff")
-        yield {"converge": converge, "again": again, "check": check}
+        config_map = proxy_config_map(sandbox)
+        render_dir = tmp_path_factory.mktemp("proxy-render") / "out"
+        render = playbook(sandbox, "-e", f"oneport_render_dir={render_dir}")
+        before = templates(sandbox)
+        check_changed = playbook(sandbox, *CHANGED_PROXY, "--check", "--diff")
+        after_check = templates(sandbox)
+        changed = playbook(sandbox, *CHANGED_PROXY)
+        yield {
+            "converge": converge,
+            "again": again,
+            "check": check,
+            "config_map": config_map,
+            "render": render,
+            "rendered_files": {p.name: p.read_text() for p in sorted((render_dir / "proxy").iterdir())},
+            "before": before,
+            "after_check": after_check,
+            "check_changed": check_changed,
+            "changed": changed,
+            "after": templates(sandbox),
+            "changed_config_map": proxy_config_map(sandbox),
+        }
     finally:
         removed = ansible_playbook(
             "playbooks/uninstall.yml",
@@ -110,3 +159,111 @@ def test_a_second_run_changes_nothing(runs):
 
 def test_check_mode_after_converge_changes_nothing(runs):
     assert runs["check"]["stats"]["localhost"]["changed"] == 0
+
+
+def test_the_proxy_configmap_the_api_server_holds_is_the_filters_render_byte_for_byte(runs):
+    assert runs["render"]["stats"]["localhost"]["failures"] == 0
+    assert set(runs["config_map"]) == {"envoy.json", "sds-tls.json"}
+    assert runs["config_map"] == runs["rendered_files"]
+
+
+def diffs(report: dict) -> str:
+    """Every diff the run reported, as text."""
+    found = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            result = task["hosts"].get("localhost", {})
+            diff = result.get("diff") or []
+            for entry in diff if isinstance(diff, list) else [diff]:
+                found.append(str(entry.get("prepared", "")) + str(entry.get("after", "")))
+    return "\n".join(found)
+
+
+def test_check_mode_shows_a_changed_proxy_configuration_and_changes_nothing(runs):
+    stats = runs["check_changed"]["stats"]["localhost"]
+    assert stats["changed"] >= 1 and stats["failures"] == 0
+    assert '"xff_num_trusted_hops": 1' in diffs(runs["check_changed"])
+    assert runs["after_check"] == runs["before"]
+
+
+def test_a_changed_proxy_variable_rolls_only_the_proxy(runs):
+    assert runs["changed"]["stats"]["localhost"]["changed"] >= 1
+    rolled = sorted(name for name, state in runs["after"].items() if state != runs["before"].get(name))
+    assert rolled == ["pachyderm-proxy"]
+    before = runs["before"]["pachyderm-proxy"][0]["metadata"]["annotations"]["checksum/envoy-config"]
+    after = runs["after"]["pachyderm-proxy"][0]["metadata"]["annotations"]["checksum/envoy-config"]
+    assert before != after
+    assert '"xff_num_trusted_hops": 1' in runs["changed_config_map"]["envoy.json"]
+    assert '"xff_num_trusted_hops": 0' in runs["config_map"]["envoy.json"]
+
+
+# The traffic matrix rows this check sends through the configuration read back from the cluster (the
+# whole matrix runs through the same bytes, rendered, in tests/integration/envoy/test_envoy_parity.py).
+READ_BACK_ROWS = (
+    "grpc by content-type",
+    "S3 SigV4 authorization header",
+    "S3 presigned GET (X-Amz-Algorithm)",
+    "Dex under /dex",
+    "pachd HTTP /archive/",
+    "console websocket upgrade",
+)
+
+
+def test_the_configuration_read_back_from_the_cluster_validates_and_routes_real_traffic(runs, tmp_path):
+    envoy_tests = str(REPO / "tests" / "integration" / "envoy")
+    if envoy_tests not in sys.path:
+        sys.path.insert(0, envoy_tests)
+    from envoy_harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
+    from envoy_harness.deployed import start_deployed, validate
+    from envoy_harness.matrix import ROWS
+    from envoy_harness.parity import expectations
+    from envoy_harness.s3 import S3Backend
+    from envoy_harness.tlsca import TestCA, install_pair
+    from envoy_harness.traffic import tls_context
+
+    files = runs["config_map"]
+    ca = TestCA()
+    tls_dir = tmp_path / "tls"
+    tls_dir.mkdir()
+    install_pair(tls_dir, *ca.issue()[:2])
+    checked = validate(files, tmp_path / "validate", tls_dir)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    recorder = Recorder()
+    backends = {
+        "pachd-grpc": GrpcBackend(recorder),
+        "pachd-s3": S3Backend(recorder),
+        "pachd-http": HttpBackend(recorder, "pachd-http"),
+        "pachd-identity": HttpBackend(recorder, "pachd-identity"),
+        "pachd-oidc": HttpBackend(recorder, "pachd-oidc"),
+        "pachd-metrics": HttpBackend(recorder, "pachd-metrics"),
+        "console": ConsoleBackend(recorder),
+    }
+    proxy = None
+    try:
+        for backend in backends.values():
+            backend.start()
+        ports = {name: backend.port for name, backend in backends.items()}
+        proxy = start_deployed(files, ports, tmp_path / "deployed", tls_dir=tls_dir)
+        s3 = backends["pachd-s3"]
+        direct = f"http://127.0.0.1:{s3.port}"
+        s3.client(direct).create_bucket(Bucket="oneport-read-back")
+        (tmp_path / "ca").mkdir()
+        ca_file = ca.write_ca(tmp_path / "ca")
+        context = {
+            "recorder": recorder,
+            "s3": s3,
+            "s3_direct": direct,
+            "bucket": "oneport-read-back",
+            "ca_file": str(ca_file),
+            "ca_pem": ca.pem,
+            "ssl_context": tls_context(ca.pem, alpn=None),
+        }
+        table = expectations()
+        outcomes = {row: ROWS[row](proxy, context) for row in READ_BACK_ROWS}
+        assert outcomes == {row: table[row].ours for row in READ_BACK_ROWS}
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        for backend in backends.values():
+            backend.stop()
