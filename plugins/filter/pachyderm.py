@@ -6,7 +6,11 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_chart_hints, pachyderm_proxy
+from ansible_collections.oneport.pachyderm.plugins.module_utils import (
+    helm_release,
+    pachyderm_chart_hints,
+    pachyderm_proxy,
+)
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
 
@@ -29,6 +33,48 @@ def pachyderm_pin(secret_data, inputs, encoded=True):
     if encoded:
         data = {k: base64.b64decode(v).decode() for k, v in data.items()}
     return _call(lambda d, i: model.pin(d, model.pinned_keys(i)), data, inputs)
+
+
+def pachyderm_adopt(pinned_secret, chart_secrets=None, pachd=None):
+    """The pinned values to reuse, from the registered k8s_info results of the pinned Secret, the chart's
+    generated Secrets (a loop over their names) and the pachd Deployment; {"values", "adopted"}."""
+
+    def first(result):
+        resources = (_plain(result) or {}).get("resources") or []
+        return resources[0] if resources else {}
+
+    def decoded(obj):
+        return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+
+    secrets = {}
+    for result in (_plain(chart_secrets) or {}).get("results") or []:
+        found = first(result)
+        if found:
+            secrets[found["metadata"]["name"]] = decoded(found)
+    containers = (
+        (((first(pachd).get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
+    ) or []
+    env = {
+        item["name"]: item["value"]
+        for container in containers
+        if container.get("name") == "pachd"
+        for item in container.get("env") or []
+        if "value" in item
+    }
+    return _call(model.adopt, decoded(first(pinned_secret)), secrets, env)
+
+
+def helm_cluster_scoped(manifest):
+    """The cluster-scoped objects ({api_version, kind, name}) of a release manifest."""
+    return _call(helm_release.cluster_scoped, manifest)
+
+
+def helm_owned_elsewhere(results, release, namespace):
+    """Objects (from a k8s_info loop result) that Helm records as another release's."""
+    live = []
+    for result in (_plain(results) or {}).get("results") or []:
+        live += result.get("resources") or []
+    return _call(helm_release.owned_elsewhere, live, release, namespace)
 
 
 def pachyderm_values(inputs, pinned, storage_secret_data=None, encoded=True):
@@ -81,6 +127,9 @@ class FilterModule:
         return {
             "pachyderm_check_inputs": pachyderm_check_inputs,
             "pachyderm_pin": pachyderm_pin,
+            "pachyderm_adopt": pachyderm_adopt,
+            "helm_cluster_scoped": helm_cluster_scoped,
+            "helm_owned_elsewhere": helm_owned_elsewhere,
             "pachyderm_values": pachyderm_values,
             "pachyderm_chart_problems": pachyderm_chart_problems,
             "pachyderm_proxy_files": pachyderm_proxy_files,

@@ -712,6 +712,43 @@ def _generate(key: str) -> str:
     return _secrets.token_hex(16)
 
 
+# Where a release installed without this role (plain `helm install`) keeps what the chart generated:
+# pinned key -> (the chart's Secret, its key). Adopted when the pinned Secret lacks the key, so an
+# upgrade keeps the cluster's identity, tokens and database passwords instead of generating new ones.
+CHART_GENERATED = {
+    PINNED_ROOT_TOKEN: ("pachyderm-auth", "root-token"),
+    PINNED_PACHD_OAUTH: ("pachyderm-auth", "pachd-oauth-client-secret"),
+    PINNED_DEPLOYMENT_ID: ("pachyderm-deployment-id-secret", "CLUSTER_DEPLOYMENT_ID"),
+    PINNED_CONSOLE_OAUTH: ("pachyderm-console-secret", "OAUTH_CLIENT_SECRET"),
+    PINNED_ENTERPRISE_SECRET: ("pachyderm-enterprise", "enterprise-secret"),
+    PINNED_PG_PASSWORD: ("postgres", "postgresql-password"),
+    PINNED_PG_ROOT_PASSWORD: ("postgres", "postgresql-postgres-password"),
+}
+CHART_SECRETS = tuple(sorted({name for name, _key in CHART_GENERATED.values()}))
+# pachd's environment names the storage host path the chart chose (<hostPath>pachd).
+HOST_PATH_ENV = "STORAGE_HOST_PATH"
+
+
+def adopt(pinned: dict | None, chart_secrets: dict | None, pachd_env: dict | None = None) -> dict:
+    """The pinned values to reuse: the pinned Secret's, completed from what the chart generated.
+
+    ``pinned`` and ``chart_secrets`` ({Secret name: {key: value}}) hold decoded values. Returns
+    ``{"values": {key: value}, "adopted": [keys taken from the chart's objects]}``.
+    """
+    values = {key: str(value) for key, value in (pinned or {}).items() if value}
+    adopted = []
+    for key, (secret, secret_key) in CHART_GENERATED.items():
+        value = ((chart_secrets or {}).get(secret) or {}).get(secret_key)
+        if key not in values and value:
+            values[key] = str(value)
+            adopted.append(key)
+    host_path = str((pachd_env or {}).get(HOST_PATH_ENV) or "")
+    if PINNED_HOST_PATH not in values and host_path.endswith("/pachd"):
+        values[PINNED_HOST_PATH] = host_path[: -len("pachd")]
+        adopted.append(PINNED_HOST_PATH)
+    return {"values": values, "adopted": sorted(adopted)}
+
+
 def pin(existing: dict | None, keys) -> dict:
     """Reuse every pinned value already stored; generate only the missing ones.
 

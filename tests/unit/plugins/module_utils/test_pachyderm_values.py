@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -587,3 +588,37 @@ def test_a_cluster_ip_endpoint_is_the_service_dns_name():
         {"platform": "local", "service_type": "ClusterIP", "namespace": "pach"}, []
     )
     assert endpoint["address"] == "pachyderm-proxy.pach.svc.cluster.local"
+
+
+def test_a_hand_installed_release_keeps_what_its_chart_generated():
+    chart = {
+        "pachyderm-auth": {"root-token": "rt", "pachd-oauth-client-secret": "po"},
+        "pachyderm-deployment-id-secret": {"CLUSTER_DEPLOYMENT_ID": "id"},
+        "pachyderm-console-secret": {"OAUTH_CLIENT_SECRET": "co"},
+        "postgres": {"postgresql-password": "pg", "postgresql-postgres-password": "pgroot"},
+    }
+    adopted = model.adopt({}, chart, {"STORAGE_HOST_PATH": "/var/pachyderm-ab12C/pachd"})
+    assert adopted["values"] == {
+        model.PINNED_ROOT_TOKEN: "rt",
+        model.PINNED_PACHD_OAUTH: "po",
+        model.PINNED_DEPLOYMENT_ID: "id",
+        model.PINNED_CONSOLE_OAUTH: "co",
+        model.PINNED_PG_PASSWORD: "pg",
+        model.PINNED_PG_ROOT_PASSWORD: "pgroot",
+        model.PINNED_HOST_PATH: "/var/pachyderm-ab12C/",
+    }
+    inputs = {"platform": "local"}
+    pinned = model.pin(adopted["values"], model.pinned_keys(inputs))
+    assert pinned["generated"] == [] and pinned["values"][model.PINNED_DEPLOYMENT_ID] == "id"
+
+
+def test_the_pinned_secret_wins_over_the_charts_objects():
+    adopted = model.adopt({model.PINNED_ROOT_TOKEN: "pinned"}, {"pachyderm-auth": {"root-token": "chart"}})
+    assert adopted == {"values": {model.PINNED_ROOT_TOKEN: "pinned"}, "adopted": []}
+
+
+def test_the_role_reads_exactly_the_charts_generated_secrets():
+    role_vars = yaml.safe_load(
+        (Path(__file__).resolve().parents[4] / "roles" / "pachyderm" / "vars" / "main.yml").read_text()
+    )
+    assert tuple(sorted(role_vars["_pachyderm_chart_generated_secrets"])) == model.CHART_SECRETS
