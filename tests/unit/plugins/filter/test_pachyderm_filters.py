@@ -26,7 +26,53 @@ def test_every_filter_is_registered():
         "pachyderm_endpoint",
         "pachyderm_proxy_files",
         "pachyderm_proxy_settings",
+        "pachyderm_adopt",
+        "helm_cluster_scoped",
+        "helm_owned_elsewhere",
     }
+
+
+def test_adopt_reads_the_registered_results_of_the_secrets_and_pachd():
+    pinned = {"resources": []}
+    chart = {
+        "results": [
+            {"item": "pachyderm-auth", "resources": []},
+            {
+                "item": "pachyderm-deployment-id-secret",
+                "resources": [
+                    {
+                        "metadata": {"name": "pachyderm-deployment-id-secret"},
+                        "data": {"CLUSTER_DEPLOYMENT_ID": b64("x1")},
+                    }
+                ],
+            },
+        ]
+    }
+    pachd = {
+        "resources": [
+            {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "pachd",
+                                    "env": [{"name": "STORAGE_HOST_PATH", "value": "/var/p-1/pachd"}],
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        ]
+    }
+    adopted = filters.pachyderm_adopt(pinned, chart, pachd)
+    assert adopted == {
+        "values": {"cluster-deployment-id": "x1", "local-host-path": "/var/p-1/"},
+        "adopted": ["cluster-deployment-id", "local-host-path"],
+    }
+    existing = {"resources": [{"data": {"root-token": b64("kept")}}]}
+    assert filters.pachyderm_adopt(existing)["values"] == {"root-token": "kept"}
 
 
 def test_the_proxy_filters_return_the_files_and_refuse_bad_input_naming_the_variable():
@@ -94,3 +140,51 @@ def test_a_refusal_of_storage_names_every_storage_variable():
 def test_an_unknown_refusal_points_at_the_chart_version_and_the_readme():
     hint = filters.pachyderm_chart_hint("Error: something else entirely")
     assert "pachyderm_chart_version" in hint and "roles/pachyderm/README.md" in hint
+
+
+MANIFEST = """---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: pachyderm-promtail
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: pachyderm-proxy-config
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: pachyderm
+"""
+
+
+def test_the_cluster_scoped_objects_of_a_release_manifest_are_found():
+    assert filters.helm_cluster_scoped(MANIFEST) == [
+        {"api_version": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "name": "pachyderm-promtail"},
+        {"api_version": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "name": "pachyderm"},
+    ]
+    assert filters.helm_cluster_scoped("") == []
+
+
+def test_objects_another_release_owns_are_named_with_their_owner():
+    def live(name, release, namespace):
+        annotations = {"meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": namespace}
+        return {"kind": "ClusterRole", "metadata": {"name": name, "annotations": annotations}}
+
+    results = {
+        "results": [
+            {"resources": [live("mine", "pachyderm", "pachyderm")]},
+            {"resources": [live("shared", "other", "team-b")]},
+            {"resources": []},
+        ]
+    }
+    assert filters.helm_owned_elsewhere(results, "pachyderm", "pachyderm") == [
+        "ClusterRole shared (release other in team-b)"
+    ]
+    # The same name in another namespace is another release.
+    assert filters.helm_owned_elsewhere(results, "other", "team-a") == [
+        "ClusterRole mine (release pachyderm in pachyderm)",
+        "ClusterRole shared (release other in team-b)",
+    ]

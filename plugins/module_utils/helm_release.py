@@ -1,0 +1,57 @@
+"""What a Helm release's manifest holds outside its namespace, and who owns it on the cluster.
+
+Plain Python: no Ansible imports. Cluster-scoped objects (ClusterRoles, CRDs, webhooks, ...) have one
+name for the whole cluster, so two releases of a chart that names them without the release name
+would share them; `helm uninstall` deletes every object of its manifest, whoever else relies on it.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+# Kinds without a namespace that charts commonly render.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "PersistentVolume",
+        "PodSecurityPolicy",
+        "PriorityClass",
+        "StorageClass",
+        "ValidatingWebhookConfiguration",
+    }
+)
+RELEASE_NAME = "meta.helm.sh/release-name"
+RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
+
+
+def cluster_scoped(manifest: str) -> list:
+    """[{api_version, kind, name}] of the cluster-scoped objects in a manifest (`helm get manifest`)."""
+    found = []
+    for doc in yaml.safe_load_all(manifest or ""):
+        if isinstance(doc, dict) and doc.get("kind") in CLUSTER_SCOPED_KINDS:
+            found.append(
+                {
+                    "api_version": doc.get("apiVersion", ""),
+                    "kind": doc["kind"],
+                    "name": (doc.get("metadata") or {}).get("name", ""),
+                }
+            )
+    return sorted(found, key=lambda item: (item["kind"], item["name"]))
+
+
+def owned_elsewhere(live: list, release: str, namespace: str) -> list:
+    """ "<Kind> <name> (release <r> in <ns>)" for each live object Helm records as another release's."""
+    others = []
+    for obj in live or []:
+        metadata = obj.get("metadata") or {}
+        annotations = metadata.get("annotations") or {}
+        owner = (annotations.get(RELEASE_NAME), annotations.get(RELEASE_NAMESPACE))
+        if owner[0] and owner != (release, namespace):
+            others.append(f"{obj.get('kind')} {metadata.get('name')} (release {owner[0]} in {owner[1]})")
+    return sorted(others)
