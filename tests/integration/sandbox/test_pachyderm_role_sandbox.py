@@ -167,22 +167,22 @@ def test_the_proxy_configmap_the_api_server_holds_is_the_filters_render_byte_for
     assert runs["config_map"] == runs["rendered_files"]
 
 
-def diffs(report: dict) -> str:
-    """Every diff the run reported, as text."""
-    found = []
+def shown_diff(report: dict) -> str:
+    """What check mode with --diff showed of the release's change (helm-diff's output), as text."""
     for play in report["plays"]:
         for task in play["tasks"]:
-            result = task["hosts"].get("localhost", {})
-            diff = result.get("diff") or []
-            for entry in diff if isinstance(diff, list) else [diff]:
-                found.append(str(entry.get("prepared", "")) + str(entry.get("after", "")))
-    return "\n".join(found)
+            if task["task"]["name"].endswith("Show what the upgrade would change"):
+                msg = task["hosts"].get("localhost", {}).get("msg", "")
+                return "\n".join(msg) if isinstance(msg, list) else str(msg)
+    raise AssertionError("check mode with --diff showed no diff of the release")
 
 
 def test_check_mode_shows_a_changed_proxy_configuration_and_changes_nothing(runs):
     stats = runs["check_changed"]["stats"]["localhost"]
     assert stats["changed"] >= 1 and stats["failures"] == 0
-    assert '"xff_num_trusted_hops": 1' in diffs(runs["check_changed"])
+    shown = shown_diff(runs["check_changed"])
+    assert '"xff_num_trusted_hops": 1' in shown and "checksum/envoy-config" in shown
+    assert shown_diff(runs["check"]) == "no change"
     assert runs["after_check"] == runs["before"]
 
 

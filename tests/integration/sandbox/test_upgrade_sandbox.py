@@ -194,6 +194,13 @@ def test_the_role_upgrades_its_own_2_11_release_keeping_every_pinned_value_and_v
 
 def test_check_mode_before_the_upgrade_shows_a_change_and_changes_nothing(by_role):
     assert by_role["check"]["stats"]["localhost"]["changed"] >= 1
+    (shown,) = [
+        task["hosts"]["localhost"]["msg"]
+        for play in by_role["check"]["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].endswith("Show what the upgrade would change")
+    ]
+    assert any("pachyderm/pachd:2.12.0" in line for line in shown), shown[:40]
     assert by_role["check"]["stats"]["localhost"]["failures"] == 0
     assert by_role["after_check"] == by_role["before"]
 
