@@ -81,3 +81,15 @@ def changed(result: subprocess.CompletedProcess) -> int:
     match = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout)
     assert match, result.stdout[-3000:] + result.stderr[-2000:]
     return int(match.group(1))
+
+
+def remove_release(*extra: str, tmp: Path | None = None) -> None:
+    """playbooks/uninstall.yml with the data confirmation, for a test's own release (``extra`` names it)."""
+    removed = ansible_playbook(
+        "playbooks/uninstall.yml",
+        *extra,
+        "-e",
+        "pachyderm_uninstall_delete_data_confirm=yes-delete-all-data",
+        env=ansible_env(tmp),
+    )
+    assert removed.returncode == 0, removed.stdout[-4000:] + removed.stderr[-2000:]

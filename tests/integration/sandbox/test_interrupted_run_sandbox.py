@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from playbook_runs import ansible_env, ansible_playbook, json_report
+from playbook_runs import ansible_env, ansible_playbook, json_report, remove_release
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
@@ -158,15 +158,7 @@ def runs(local_inventory_on_sandbox, tmp_path_factory):
             "after": helm_statuses(sandbox),
         }
     finally:
-        removed = ansible_playbook(
-            "playbooks/uninstall.yml",
-            *OWN,
-            "-e",
-            "pachyderm_uninstall_delete_data_confirm=yes-delete-all-data",
-            inventory=INVENTORY,
-            env=ansible_env(tmp),
-        )
-        assert removed.returncode == 0, removed.stdout[-4000:]
+        remove_release(*OWN, tmp=tmp)
 
 
 def test_the_killed_run_leaves_the_upgrade_pending(runs):

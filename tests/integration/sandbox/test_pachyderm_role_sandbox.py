@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playbook_runs import ansible_env, ansible_playbook, json_report
+from playbook_runs import ansible_env, ansible_playbook, json_report, remove_release
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
@@ -130,14 +130,7 @@ def runs(local_inventory_on_sandbox, tmp_path_factory) -> Iterator[dict]:
             "changed_config_map": proxy_config_map(sandbox),
         }
     finally:
-        removed = ansible_playbook(
-            "playbooks/uninstall.yml",
-            *OWN,
-            "-e",
-            "pachyderm_uninstall_delete_data_confirm=yes-delete-all-data",
-            inventory=INVENTORY,
-        )
-        assert removed.returncode == 0, removed.stdout[-4000:] + removed.stderr[-2000:]
+        remove_release(*OWN)
 
 
 def test_converge_publishes_the_endpoint_on_the_host_name_over_tls(runs):

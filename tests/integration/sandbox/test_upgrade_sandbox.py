@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playbook_runs import ansible_env, ansible_playbook, json_report
+from playbook_runs import ansible_env, ansible_playbook, json_report, remove_release
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
@@ -163,14 +163,9 @@ def by_hand(local_inventory_on_sandbox, tmp_path_factory):
 
 
 def uninstall(tmp, namespace: str) -> None:
-    removed = ansible_playbook(
-        "playbooks/uninstall.yml",
-        *("-e", f"oneport_namespace={namespace}", "-e", f"pachyderm_release_name={namespace}"),
-        *("-e", "pachyderm_uninstall_delete_data_confirm=yes-delete-all-data"),
-        inventory=INVENTORY,
-        env=ansible_env(tmp),
+    remove_release(
+        "-e", f"oneport_namespace={namespace}", "-e", f"pachyderm_release_name={namespace}", tmp=tmp
     )
-    assert removed.returncode == 0, removed.stdout[-4000:]
 
 
 def assert_upgraded_keeping_everything(run: dict) -> None:

@@ -17,13 +17,13 @@ Routes, filters, limits, timeouts and TLS settings are the deployed ones, byte f
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 from pathlib import Path
 
 from .envoy import Envoy, envoy_binary, free_port
 from .proxies import Proxy
+from .reference import point_clusters_at
 
 REPO = Path(__file__).resolve().parents[4]
 CONFIG_DIR = "/etc/envoy"
@@ -59,19 +59,11 @@ def localize(
     for name, content in files.items():
         (config_dir / name).write_text(_moved(content, config_dir, tls_dir))
     bootstrap = json.loads(_moved(files["envoy.json"], config_dir, tls_dir))
-    bootstrap = copy.deepcopy(bootstrap)
     ports: dict[str, int] = {}
     if backend_ports is None:
         return bootstrap, ports
     bootstrap["admin"]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
-    for cluster in bootstrap["static_resources"]["clusters"]:
-        port = backend_ports[cluster["name"]]
-        for endpoints in cluster["load_assignment"]["endpoints"]:
-            for lb_endpoint in endpoints["lb_endpoints"]:
-                lb_endpoint["endpoint"]["address"]["socket_address"] = {
-                    "address": "127.0.0.1",
-                    "port_value": port,
-                }
+    point_clusters_at(bootstrap, backend_ports)
     for listener in bootstrap["static_resources"]["listeners"]:
         ports[listener["name"]] = free_port()
         listener["address"]["socket_address"] = {

@@ -23,6 +23,18 @@ def _walk(node, visit):
             _walk(value, visit)
 
 
+def point_clusters_at(config: dict, backends: dict[str, int]) -> None:
+    """Send each cluster of a bootstrap to the loopback port of the backend with its name."""
+    for cluster in config["static_resources"]["clusters"]:
+        port = backends[cluster["name"]]
+        for endpoints in cluster["load_assignment"]["endpoints"]:
+            for lb_endpoint in endpoints["lb_endpoints"]:
+                lb_endpoint["endpoint"]["address"]["socket_address"] = {
+                    "address": "127.0.0.1",
+                    "port_value": port,
+                }
+
+
 def reference_bootstrap(reference_dir: Path, backends: dict[str, int], tls_dir: Path | None = None) -> dict:
     """The chart's envoy.json (or envoy-tls.json when tls_dir is given) with loopback addresses.
 
@@ -35,14 +47,7 @@ def reference_bootstrap(reference_dir: Path, backends: dict[str, int], tls_dir: 
     # The chart passes --service-node/--service-cluster on the command line; file-based SDS needs them.
     config.setdefault("node", {"id": "pachyderm-proxy", "cluster": "pachyderm-proxy"})
     config["admin"]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
-    for cluster in config["static_resources"]["clusters"]:
-        port = backends[cluster["name"]]
-        for endpoints in cluster["load_assignment"]["endpoints"]:
-            for lb_endpoint in endpoints["lb_endpoints"]:
-                lb_endpoint["endpoint"]["address"]["socket_address"] = {
-                    "address": "127.0.0.1",
-                    "port_value": port,
-                }
+    point_clusters_at(config, backends)
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": 0}
     if tls_dir:
