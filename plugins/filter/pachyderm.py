@@ -6,13 +6,10 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils import (
-    helm_release,
-    pachyderm_chart_hints,
-    pachyderm_proxy,
-)
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_chart_hints, pachyderm_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils import helm_release
 
 
 def _call(function, *args):

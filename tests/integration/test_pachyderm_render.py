@@ -71,8 +71,8 @@ def rendered(chart, tmp_path_factory) -> dict:
     }
     (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
     first = run_role(inventory, tmp)
-    files = {p.name: p.read_text() for p in render_dir.iterdir()}
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in render_dir.iterdir()}
+    files = {p.name: p.read_text() for p in render_dir.iterdir() if p.is_file()}
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in render_dir.iterdir() if p.is_file()}
     second = run_role(inventory, tmp)
     return {"dir": render_dir, "first": first, "second": second, "files": files, "modes": modes}
 
@@ -102,6 +102,8 @@ def test_render_writes_values_manifests_and_the_pinned_secret(rendered):
         "upstream-idps-secret.yaml",
         "manifests.yaml",
     }
+    # The proxy's configuration files, the bytes the manifests' ConfigMap holds.
+    assert sorted(p.name for p in (rendered["dir"] / "proxy").iterdir()) == ["envoy.json", "sds-tls.json"]
 
 
 def test_rendered_values_carry_no_credentials(rendered):

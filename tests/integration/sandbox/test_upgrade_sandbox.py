@@ -151,6 +151,7 @@ def by_hand(local_inventory_on_sandbox, tmp_path_factory):
             capture_output=True,
             text=True,
             timeout=600,
+            check=False,
         )
         assert installed.returncode == 0, installed.stderr
         before = snapshot(sandbox, namespace)

@@ -170,7 +170,8 @@ SETTINGS = {
 CHART_PROXY = f"---\n{PROXY_CONFIGMAP}---\n{PROXY_DEPLOYMENT}---\n{PROXY_SERVICE}"
 
 
-def rendered(settings=SETTINGS, text=CHART_PROXY):
+def rendered(settings=None, text=CHART_PROXY):
+    settings = SETTINGS if settings is None else settings
     return {
         (doc["kind"], doc["metadata"]["name"]): doc
         for doc in yaml.safe_load_all(post_render.post_render(text, settings))
@@ -242,6 +243,6 @@ def test_the_proxy_settings_come_from_a_file_named_on_the_command_line(tmp_path)
     )
     assert result.stdout == post_render.post_render(CHART_PROXY, SETTINGS)
     wrong = subprocess.run(
-        [sys.executable, str(SCRIPT), "--proxies"], input="", capture_output=True, text=True
+        [sys.executable, str(SCRIPT), "--proxies"], input="", capture_output=True, text=True, check=False
     )
     assert wrong.returncode == 2 and "usage" in wrong.stderr

@@ -93,6 +93,7 @@ def validate(
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
 
 

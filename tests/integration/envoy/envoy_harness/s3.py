@@ -16,6 +16,7 @@ import io
 import json
 import threading
 import urllib.parse
+import uuid
 from email.utils import formatdate
 
 from botocore.auth import S3SigV4Auth
@@ -162,6 +163,8 @@ class S3Backend:
         self._server = None
         self._thread = None
         self._saved_count = None
+        # moto's IAM is process-wide: each backend gets a user of its own.
+        self.user = f"oneport-test-{uuid.uuid4().hex[:8]}"
 
     def start(self) -> S3Backend:
         from moto import settings
@@ -195,13 +198,13 @@ class S3Backend:
             aws_access_key_id="bootstrap",
             aws_secret_access_key="bootstrap",
         )
-        iam.create_user(UserName="oneport-test")
+        iam.create_user(UserName=self.user)
         policy = {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
         }
-        iam.put_user_policy(UserName="oneport-test", PolicyName="s3", PolicyDocument=json.dumps(policy))
-        key = iam.create_access_key(UserName="oneport-test")["AccessKey"]
+        iam.put_user_policy(UserName=self.user, PolicyName="s3", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=self.user)["AccessKey"]
         self.credentials = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
         self.app.credentials = self.credentials
         self.app.auth_on = True

@@ -1,8 +1,10 @@
 """What a Helm release's manifest holds outside its namespace, and who owns it on the cluster.
 
-Plain Python: no Ansible imports. Cluster-scoped objects (ClusterRoles, CRDs, webhooks, ...) have one
-name for the whole cluster, so two releases of a chart that names them without the release name
-would share them; `helm uninstall` deletes every object of its manifest, whoever else relies on it.
+Controller-only (the filters use it; no module ships it to a target), so it may read YAML with the
+PyYAML that ansible-core depends on. No Ansible imports. Cluster-scoped objects (ClusterRoles, CRDs,
+webhooks, ...) have one name for the whole cluster, so two releases of a chart that names them
+without the release name would share them; `helm uninstall` deletes every object of its manifest,
+whoever else relies on it.
 """
 
 from __future__ import annotations
