@@ -49,19 +49,20 @@ ACME_SOLVER_SERVICE = "oneport-acme-http01-solver"
 ACME_SOLVER_LABEL = ("acme.cert-manager.io/http01-solver", "true")
 ACME_SOLVER_PORT = 8089
 
-# pachyderm_legacy_ports names -> (the model's legacy service, the chart's container port name).
-# The chart's Service targets these container ports by name; the configuration listens on them.
+# pachyderm_legacy_ports names -> (the model's legacy service, the chart's container port name, the
+# chart's key under proxy.service.legacyPorts). The chart's Service targets these container ports by
+# name; the configuration listens on them. The one table of legacy ports, for the values too.
 LEGACY = {
-    "console": ("console", "console-direct"),
-    "grpc": ("grpc", "grpc-direct"),
-    "s3_gateway": ("s3", "s3-direct"),
-    "oidc": ("oidc", "oidc-direct"),
-    "identity": ("identity", "identity-direct"),
-    "metrics": ("metrics", "metrics-direct"),
-    "pachd_http": ("pachd_http", "archive-direct"),
+    "console": ("console", "console-direct", "console"),
+    "grpc": ("grpc", "grpc-direct", "grpc"),
+    "s3_gateway": ("s3", "s3-direct", "s3Gateway"),
+    "oidc": ("oidc", "oidc-direct", "oidc"),
+    "identity": ("identity", "identity-direct", "identity"),
+    "metrics": ("metrics", "metrics-direct", "metrics"),
+    "pachd_http": ("pachd_http", "archive-direct", None),
 }
 # Legacy ports the chart's Service has no value for: the post-renderer adds their Service ports.
-LEGACY_WITHOUT_CHART_VALUE = ("pachd_http",)
+LEGACY_WITHOUT_CHART_VALUE = tuple(name for name, (_service, _port, key) in LEGACY.items() if key is None)
 
 # The heap the overload manager protects is at most this share of the container's memory limit: the
 # binary, thread stacks and data arriving between two overload checks live outside it (the share
@@ -264,7 +265,7 @@ def description(inputs: dict) -> dict:
         result["acme_solver"] = solver
     legacy = {}
     for name in legacy_ports(inputs):
-        service, _port_name = LEGACY[name]
+        service = LEGACY[name][0]
         # The listener takes the chart's container port for that service; the Service maps the
         # legacy port to it by name.
         legacy[service] = envoy_model.BACKEND_PORTS[envoy_model.LEGACY_BACKENDS[service]]

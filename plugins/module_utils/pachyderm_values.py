@@ -22,14 +22,8 @@ STORAGE_BACKENDS = ("s3", "minio", "gcs", "azure", "local")
 DATABASES = ("bundled", "external")
 TRAFFIC_POLICIES = ("", "Cluster", "Local")
 IDP_TYPES = ("oidc", "github", "gitlab", "google", "microsoft", "ldap", "saml", "oauth")
-LEGACY_PORTS = {  # inventory name -> chart key under proxy.service.legacyPorts
-    "console": "console",
-    "grpc": "grpc",
-    "s3_gateway": "s3Gateway",
-    "oidc": "oidc",
-    "identity": "identity",
-    "metrics": "metrics",
-}
+# inventory name -> chart key under proxy.service.legacyPorts (the chart's own configuration serves these)
+LEGACY_PORTS = {name: key for name, (_service, _port, key) in pachyderm_proxy.LEGACY.items() if key}
 DEFAULT_STORAGE = {"aws": "s3", "gcp": "gcs", "azure": "azure"}
 # MinIO speaks S3 but is not AWS: CUSTOM, with backend AMAZON and the endpoint storageURL set explicitly.
 DEPLOY_TARGET = {"s3": "AMAZON", "minio": "CUSTOM", "gcs": "GOOGLE", "azure": "MICROSOFT", "local": "LOCAL"}
