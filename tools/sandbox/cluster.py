@@ -53,6 +53,8 @@ SERVED_SERVICES = {
 }
 METALLB_WEBHOOK_PORT = 9443  # fixed in MetalLB v0.16.1's code; private to its network namespace
 CLUSTER_NAME = "oneport-sandbox"
+# (namespace, name) of the ConfigMap that marks the API server as this tool's disposable sandbox.
+IDENTITY = ("kube-public", "oneport-sandbox")
 FAKE_NODES = ("kwok-node-0",)
 PORT_NAMES = (
     "chart_repo",
@@ -711,6 +713,33 @@ class Sandbox:
             }
         )
 
+    def _ensure_identity(self) -> None:
+        """The ConfigMap by which the roles recognise this cluster as a disposable sandbox (IDENTITY).
+
+        The pachyderm role allows sandbox settings (the mock identity provider, plain HTTP) only on a
+        cluster that holds it, or on a kind cluster.
+        """
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        core = client.CoreV1Api(self.api_client())
+        namespace, name = IDENTITY
+        try:
+            core.read_namespaced_config_map(name, namespace)
+            return
+        except ApiException as err:
+            if err.status != 404:
+                raise
+        core.create_namespaced_config_map(
+            namespace,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace},
+                "data": {"cluster": CLUSTER_NAME, "state-dir": str(self.root)},
+            },
+        )
+
     @property
     def _hostpath_record(self) -> Path:
         return self.root / "hostpath-volumes.txt"
@@ -790,6 +819,7 @@ class Sandbox:
         self._wait_nodes_ready()
         self._wait_default_service_account()
         self._ensure_storage_class()
+        self._ensure_identity()
         log(f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig})")
 
     def _check_ports_free(self, name: str) -> None:
