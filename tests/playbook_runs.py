@@ -13,6 +13,20 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL_INVENTORY = REPO / "inventories" / "local"
+# The cluster host of inventories/local (the sandbox) and of the one-cluster inventories tests write.
+CLUSTER = "sandbox"
+
+
+def cluster_inventory(directory: Path, variables: dict | None = None, name: str = CLUSTER) -> Path:
+    """A one-cluster inventory in ``directory`` (host ``name`` in the clusters group) for a test's run."""
+    directory.mkdir(parents=True, exist_ok=True)
+    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    inventory = {"all": {"children": {"clusters": {"hosts": {name: host}}}}}
+    (directory / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    if variables is not None:
+        (directory / "group_vars").mkdir(exist_ok=True)
+        (directory / "group_vars" / "all.yml").write_text(yaml.safe_dump(variables))
+    return directory
 
 
 def ansible_env(tmp: Path | None = None, json_report: bool = False, **overrides: str) -> dict:
@@ -76,9 +90,9 @@ def json_report(result: subprocess.CompletedProcess) -> dict:
     return json.loads(result.stdout)
 
 
-def changed(result: subprocess.CompletedProcess) -> int:
-    """The recap's changed count for localhost (fails the test with the output when there is none)."""
-    match = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout)
+def changed(result: subprocess.CompletedProcess, host: str = CLUSTER) -> int:
+    """The recap's changed count for ``host`` (fails the test with the output when there is none)."""
+    match = re.search(rf"{re.escape(host)}\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout)
     assert match, result.stdout[-3000:] + result.stderr[-2000:]
     return int(match.group(1))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import ansible_env, ansible_playbook
+from playbook_runs import CLUSTER, ansible_env, ansible_playbook, cluster_inventory
 from reference_data import assemble_from_charts, find_reference_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,12 +144,7 @@ def test_without_reference_data_or_network_the_sandbox_names_what_to_set(tmp_pat
 
 
 def render(playbook: str, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
-    inventory = tmp / "inventory"
-    inventory.mkdir(exist_ok=True)
-    (inventory / "hosts.yml").write_text(
-        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
-    )
+    inventory = cluster_inventory(tmp / "inventory")
     return ansible_playbook(
         playbook,
         "-e",
@@ -179,11 +174,11 @@ def test_metallb_render_fetches_the_chart_from_the_mirror_and_writes_its_manifes
         '{"metallb_address_pools": [{"name": "lan", "addresses": ["192.0.2.240-192.0.2.250"]}]}',
     )
     assert result.returncode == 0, result.stdout[-4000:]
-    release = yaml.safe_load((tmp_path / "out" / "metallb" / "release.yml").read_text())
+    release = yaml.safe_load((tmp_path / "out" / CLUSTER / "metallb" / "release.yml").read_text())
     assert (release["version"], len(release["sha256"])) == ("0.16.1", 64)
     kinds = {
         d["kind"]
-        for d in yaml.safe_load_all((tmp_path / "out" / "metallb" / "manifests.yaml").read_text())
+        for d in yaml.safe_load_all((tmp_path / "out" / CLUSTER / "metallb" / "manifests.yaml").read_text())
         if d
     }
     assert {"Deployment", "DaemonSet", "ValidatingWebhookConfiguration", "CustomResourceDefinition"} <= kinds

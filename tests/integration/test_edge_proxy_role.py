@@ -122,7 +122,7 @@ class Edge:
         }
         self.playbook = prefix / "edge.yml"
         self.playbook.write_text(
-            "- hosts: localhost\n  gather_facts: false\n  roles:\n    - oneport.pachyderm.edge_proxy\n"
+            "- hosts: sandbox\n  gather_facts: false\n  roles:\n    - oneport.pachyderm.edge_proxy\n"
         )
         self.supervised = None
 
@@ -312,7 +312,7 @@ def test_tls_certificate_files_are_private_to_envoy_and_serve_https_and_grpc(edg
 def test_rendered_unit_passes_systemd_analyze_verify(edge):
     playbook = edge.prefix / "unit.yml"
     playbook.write_text(
-        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "- hosts: sandbox\n  gather_facts: false\n  tasks:\n"
         "    - ansible.builtin.include_role:\n        name: oneport.pachyderm.edge_proxy\n"
         "        tasks_from: unit.yml\n"
     )

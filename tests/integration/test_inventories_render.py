@@ -1,9 +1,10 @@
-"""Every inventory under inventories/ renders with the real Pachyderm chart 2.12.0, touching no cluster.
+"""Every cluster of every inventory under inventories/ renders with the real charts, touching no cluster.
 
 Each inventory (found by its hosts.yml, so a new one is covered without a change here) gets one run of
-playbooks/pachyderm.yml in the role's render-only mode, with the chart package from the shared
-reference data. What the chart renders must match what the inventory asks for: the storage backend
-pachd runs, the storage Secret the chart writes, the proxy Service's type.
+site.yml in render-only mode, with the chart packages from the shared reference data: every stage
+finishes and every cluster of the inventory gets its own directory. What the Pachyderm chart renders
+for a cluster must match what the inventory asks of that cluster: the storage backend pachd runs, the
+storage Secret the chart writes, the proxy Service's type.
 """
 
 from __future__ import annotations
@@ -26,9 +27,18 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm
 REPO = Path(__file__).resolve().parents[2]
 POST_RENDER = REPO / "roles" / "pachyderm" / "files" / "post_render.py"
 INVENTORY_ROOT = REPO / "inventories"
-INVENTORIES = sorted(
+INVENTORY_DIRS = sorted(
     p.parent.relative_to(INVENTORY_ROOT).as_posix() for p in INVENTORY_ROOT.rglob("hosts.yml")
 )
+
+
+def cluster_hosts(inventory: str) -> list:
+    manager = InventoryManager(loader=DataLoader(), sources=[str(INVENTORY_ROOT / inventory)])
+    return [host.name for host in manager.groups["clusters"].get_hosts()]
+
+
+# (inventory, cluster host) for every cluster of every inventory.
+CLUSTERS = [(inventory, host) for inventory in INVENTORY_DIRS for host in cluster_hosts(inventory)]
 CHART = "pachyderm-2.12.0.tgz"
 
 # The chart's values.yaml: deployTarget "must be one of GOOGLE, AMAZON, MINIO, MICROSOFT, CUSTOM or LOCAL".
@@ -45,11 +55,11 @@ CHART_STORAGE = {
 OFFLINE_ACTIONS = {"kubernetes.core.helm_template"}
 
 
-def inventory_vars(inventory: Path) -> dict:
-    """The variables localhost of ``inventory`` has (group_vars included), as the inventory states them."""
+def inventory_vars(inventory: Path, host: str) -> dict:
+    """The variables ``host`` of ``inventory`` has (group_vars, host_vars), as the inventory states them."""
     loader = DataLoader()
     manager = InventoryManager(loader=loader, sources=[str(inventory)])
-    return VariableManager(loader=loader, inventory=manager).get_vars(host=manager.get_host("localhost"))
+    return VariableManager(loader=loader, inventory=manager).get_vars(host=manager.get_host(host))
 
 
 def truthy(value) -> bool:
@@ -80,43 +90,67 @@ def chart_contract(reference_dir) -> dict:
     return {"values": yaml.safe_load(values), "schema": json.loads(schema)}
 
 
-@pytest.fixture(scope="module", params=INVENTORIES, ids=INVENTORIES)
-def render(request, reference_dir, tmp_path_factory) -> dict:
-    """One render-only run of the pachyderm playbook for the inventory, and what it wrote."""
-    inventory = INVENTORY_ROOT / request.param
-    tmp = tmp_path_factory.mktemp("inventory-render")
-    render_dir = tmp / "out"
-    # The chart is a local package: no repository (inventories/local reads its sandbox's URL from a
-    # file only a running sandbox has). A kubeconfig that does not exist: reaching a cluster would fail.
-    no_cluster = str(tmp / "no-cluster" / "kubeconfig")
-    result = ansible_playbook(
-        "playbooks/pachyderm.yml",
-        "-e", f"oneport_render_dir={render_dir}",
-        "-e", f"pachyderm_chart_ref={reference_dir / 'charts' / CHART}",
-        "-e", "pachyderm_chart_repo_url=",
-        "-e", "oneport_chart_repo_url=",
-        "-e", f"pachyderm_helm_binary={REPO / 'bin' / 'helm'}",
-        "-e", f"oneport_kubeconfig={no_cluster}",
-        inventory=inventory,
-        env=ansible_env(tmp, json_report=True, KUBECONFIG=no_cluster, K8S_AUTH_KUBECONFIG=no_cluster),
-        timeout=300,
-    )  # fmt: skip
-    report = json_report(result)
+@pytest.fixture(scope="module")
+def site_renders(reference_dir, tmp_path_factory):
+    """One render-only run of site.yml per inventory (every cluster at once), memoised."""
+    runs: dict = {}
+
+    def run(inventory: str) -> dict:
+        if inventory not in runs:
+            tmp = tmp_path_factory.mktemp("inventory-render")
+            render_dir = tmp / "out"
+            charts = reference_dir / "charts"
+            # The charts are local packages: no repository (inventories/local reads its sandbox's URL from
+            # a file only a running sandbox has). A kubeconfig that does not exist: reaching a cluster
+            # would fail. The tools are the checkout's (prerequisites only checks they run).
+            no_cluster = str(tmp / "no-cluster" / "kubeconfig")
+            result = ansible_playbook(
+                "playbooks/site.yml",
+                "-e", f"oneport_render_dir={render_dir}",
+                "-e", f"pachyderm_chart_ref={charts / CHART}",
+                "-e", f"metallb_chart_ref={charts / 'metallb-0.16.1.tgz'}",
+                "-e", f"cert_manager_chart_ref={charts / 'cert-manager-v1.21.1.tgz'}",
+                "-e", "oneport_chart_repo_url=",
+                "-e", "pachyderm_chart_repo_url=",
+                "-e", "metallb_chart_repo_url=",
+                "-e", "cert_manager_chart_repo_url=",
+                "-e", f"oneport_bin_dir={REPO / 'bin'}",
+                "-e", "prerequisites_install_tools=false",
+                "-e", f"oneport_kubeconfig={no_cluster}",
+                inventory=INVENTORY_ROOT / inventory,
+                env=ansible_env(tmp, json_report=True, KUBECONFIG=no_cluster, K8S_AUTH_KUBECONFIG=no_cluster),
+                timeout=600,
+            )  # fmt: skip
+            runs[inventory] = {"report": json_report(result), "dir": render_dir}
+        return runs[inventory]
+
+    return run
+
+
+@pytest.fixture(scope="module", params=CLUSTERS, ids=[f"{i}/{h}" for i, h in CLUSTERS])
+def render(request, site_renders) -> dict:
+    """What the site render wrote for one cluster of an inventory."""
+    inventory, host = request.param
+    run = site_renders(inventory)
+    render_dir = run["dir"] / host
     manifests = [doc for doc in yaml.safe_load_all((render_dir / "manifests.yaml").read_text()) if doc]
     return {
-        "asked": Asked(inventory_vars(inventory)),
-        "report": report,
+        "host": host,
+        "inventory": inventory,
+        "asked": Asked(inventory_vars(INVENTORY_ROOT / inventory, host)),
+        "report": run["report"],
+        "dir": render_dir,
         "values": yaml.safe_load((render_dir / "values.yaml").read_text()),
         "manifests": manifests,
         "proxy_files": {path.name: path.read_text() for path in sorted((render_dir / "proxy").iterdir())},
     }
 
 
-def ran(report: dict):
-    """(task path, action, result) of every task that ran on localhost, not skipped."""
+def ran(report: dict, host: str):
+    """(task path, action, result) of every task that ran on ``host``, not skipped."""
     for play in report["plays"]:
         for task in play["tasks"]:
-            result = task["hosts"].get("localhost", {})
+            result = task["hosts"].get(host, {})
             if result and not result.get("skipped"):
                 yield task["task"].get("path", ""), result.get("action", ""), result
 
@@ -139,17 +173,21 @@ def secret_data(secret: dict) -> dict:
 
 def test_the_render_succeeds_without_touching_a_cluster(render):
     online = sorted(
-        {action for _path, action, _result in ran(render["report"]) if action.startswith("kubernetes.core.")}
+        {
+            action
+            for _path, action, _result in ran(render["report"], render["host"])
+            if action.startswith("kubernetes.core.")
+        }
         - OFFLINE_ACTIONS
     )
     assert online == []
-    assert render["report"]["stats"]["localhost"]["failures"] == 0
+    assert render["report"]["stats"][render["host"]]["failures"] == 0
 
 
 def test_the_role_checks_the_values_against_the_real_chart(render, chart_contract):
     checks = [
         result
-        for path, action, result in ran(render["report"])
+        for path, action, result in ran(render["report"], render["host"])
         if "roles/pachyderm/tasks/check_values.yml" in path and action == "ansible.builtin.assert"
     ]
     assert checks, "the role's chart check (check_values.yml) did not run"
@@ -261,3 +299,58 @@ def test_the_proxy_runs_the_pinned_envoy_with_its_heap_inside_the_memory_limit(r
     assert 0 < int(heap) <= 0.8 * limit
     assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "readiness"}
     assert {"name": "readiness", "containerPort": pachyderm_proxy.READINESS_PORT} in container["ports"]
+
+
+def debug_messages(report: dict, host: str) -> list:
+    return [
+        str(result.get("msg", ""))
+        for _path, action, result in ran(report, host)
+        if action == "ansible.builtin.debug"
+    ]
+
+
+@pytest.mark.parametrize("inventory", INVENTORY_DIRS)
+def test_site_render_finishes_every_stage_with_a_directory_per_cluster(inventory, site_renders):
+    run = site_renders(inventory)
+    hosts = cluster_hosts(inventory)
+    assert sorted(path.name for path in run["dir"].iterdir()) == sorted(hosts)
+    for host in hosts:
+        stats = run["report"]["stats"][host]
+        assert (stats["failures"], stats.get("unreachable", 0)) == (0, 0), host
+        asked = inventory_vars(INVENTORY_ROOT / inventory, host)
+        out = run["dir"] / host
+        assert (out / "values.yaml").is_file() and (out / "manifests.yaml").is_file()
+        assert (out / "metallb" / "objects.yml").is_file() == (asked.get("oneport_platform") == "metallb")
+        issued = asked.get("oneport_tls") in ("self_signed", "acme_http01", "acme_dns01")
+        assert (out / "cert_manager").is_dir() == issued, host
+        messages = debug_messages(run["report"], host)
+        assert any(f"{host}: verify did not run: render-only run" in m for m in messages), messages
+        proxy_host = asked.get("oneport_proxy_host", "")
+        if proxy_host:
+            config = json.loads((out / "pachctl-config.json").read_text())
+            context = config["v2"]["contexts"][host]
+            tls = asked.get("oneport_tls", "off") != "off"
+            assert (
+                context["pachd_address"]
+                == f"{'grpcs' if tls else 'grpc'}://{proxy_host}:{443 if tls else 80}"
+            )
+            assert (
+                context["cluster_deployment_id"]
+                == yaml.safe_load((out / "values.yaml").read_text())["pachd"]["clusterDeploymentID"]
+            )
+        else:
+            assert not (out / "pachctl-config.json").exists()
+            assert any(f"{host}: no pachctl context rendered" in m for m in messages), messages
+
+
+def test_prod_renders_every_cluster_of_the_fleet_with_its_own_settings(site_renders):
+    run = site_renders("prod")
+    hosts = cluster_hosts("prod")
+    assert len(hosts) == 3
+    names = {host: json.loads((run["dir"] / host / "pachctl-config.json").read_text()) for host in hosts}
+    addresses = {host: config["v2"]["contexts"][host]["pachd_address"] for host, config in names.items()}
+    assert len(set(addresses.values())) == 3, addresses
+    targets = {
+        yaml.safe_load((run["dir"] / host / "values.yaml").read_text())["deployTarget"] for host in hosts
+    }
+    assert targets == {"AMAZON", "GOOGLE", "MICROSOFT"}

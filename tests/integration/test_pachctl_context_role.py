@@ -9,7 +9,7 @@ import stat
 import subprocess
 
 import pytest
-from playbook_runs import run_playbook
+from playbook_runs import CLUSTER, run_playbook
 from probe_backends import issue_certificate
 
 
@@ -50,8 +50,8 @@ def test_the_published_address_becomes_the_active_context_pachctl_reads(repo_roo
     result = converge(PUBLISHED)
     assert result.returncode == 0, result.stdout + result.stderr
     assert stat.S_IMODE(converge.config.stat().st_mode) == 0o600
-    assert pachctl(repo_root, converge.config, "config", "get", "active-context").strip() == "oneport"
-    context = json.loads(pachctl(repo_root, converge.config, "config", "get", "context", "oneport"))
+    assert pachctl(repo_root, converge.config, "config", "get", "active-context").strip() == CLUSTER
+    context = json.loads(pachctl(repo_root, converge.config, "config", "get", "context", CLUSTER))
     assert context == {
         "pachd_address": "grpc://192.0.2.10:80",
         "cluster_deployment_id": "dep-1",
@@ -75,7 +75,7 @@ def test_a_tls_address_stores_the_ca_pachctl_will_trust(repo_root, converge, tmp
     }
     result = converge({**published, "pachctl_context_server_cas": pem})
     assert result.returncode == 0, result.stdout + result.stderr
-    context = json.loads(pachctl(repo_root, converge.config, "config", "get", "context", "oneport"))
+    context = json.loads(pachctl(repo_root, converge.config, "config", "get", "context", CLUSTER))
     assert context["pachd_address"] == "grpcs://pachyderm.example.com:443"
 
     assert base64.b64decode(context["server_cas"]).decode() == pem

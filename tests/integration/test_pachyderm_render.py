@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import ansible_env, ansible_playbook, json_report
+from playbook_runs import CLUSTER, ansible_env, ansible_playbook, cluster_inventory, json_report
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "render-test-secret-access-key"
@@ -36,11 +36,8 @@ def run_role(inventory: Path, tmp: Path) -> dict:
 def rendered(chart, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("render")
     inventory = tmp / "inventory"
+    cluster_inventory(inventory)
     (inventory / "group_vars").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(
-        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
-    )
     render_dir = tmp / "out"
     group_vars = {
         "oneport_platform": "metallb",
@@ -71,10 +68,11 @@ def rendered(chart, tmp_path_factory) -> dict:
     }
     (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(group_vars))
     first = run_role(inventory, tmp)
-    files = {p.name: p.read_text() for p in render_dir.iterdir() if p.is_file()}
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in render_dir.iterdir() if p.is_file()}
+    cluster_dir = render_dir / CLUSTER
+    files = {p.name: p.read_text() for p in cluster_dir.iterdir() if p.is_file()}
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in cluster_dir.iterdir() if p.is_file()}
     second = run_role(inventory, tmp)
-    return {"dir": render_dir, "first": first, "second": second, "files": files, "modes": modes}
+    return {"dir": cluster_dir, "first": first, "second": second, "files": files, "modes": modes}
 
 
 def manifest(rendered: dict, kind: str, name: str) -> dict:
@@ -161,7 +159,7 @@ def test_the_proxy_serves_tls_from_the_named_secret(rendered):
 
 
 def test_a_second_render_changes_nothing(rendered):
-    stats = rendered["second"]["report"]["stats"]["localhost"]
+    stats = rendered["second"]["report"]["stats"][CLUSTER]
     assert stats["changed"] == 0
     assert (rendered["dir"] / "values.yaml").read_text() == rendered["files"]["values.yaml"]
 

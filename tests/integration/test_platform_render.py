@@ -1,8 +1,8 @@
 """The metallb and cert_manager roles in render mode: the files they write are what they would apply.
 
-Each playbook runs for real (ansible-playbook, localhost) with oneport_render_dir set and no cluster;
-the written objects must validate against the real MetalLB and cert-manager CRDs, and a second run
-must change nothing.
+Each playbook runs for real (ansible-playbook, the local inventory's cluster) with oneport_render_dir
+set and no cluster reached; the written objects must validate against the real MetalLB and
+cert-manager CRDs, and a second run must change nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from crd_schemas import assert_valid, crd_schemas
-from playbook_runs import changed, run_playbook
+from playbook_runs import CLUSTER, changed, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,8 +46,10 @@ def render(playbook: str, variables: dict, tmp: Path, reference_dir: Path) -> su
 
 
 def rendered(tmp: Path, role: str):
-    objects = [o for o in yaml.safe_load_all((tmp / "render" / role / "objects.yml").read_text()) if o]
-    release = yaml.safe_load((tmp / "render" / role / "release.yml").read_text())
+    objects = [
+        o for o in yaml.safe_load_all((tmp / "render" / CLUSTER / role / "objects.yml").read_text()) if o
+    ]
+    release = yaml.safe_load((tmp / "render" / CLUSTER / role / "release.yml").read_text())
     return objects, release
 
 

@@ -39,14 +39,8 @@ def test_kubernetes_core_and_the_command_line_tools_both_find_the_file(tmp_path)
     assert env["KUBECONFIG"] == path
 
 
-def test_roles_use_the_injected_kubeconfig_and_context_over_the_inventory(tmp_path):
-    extra = awx_objects.inject_credential({"kubeconfig": KUBECONFIG, "context": "prod"}, tmp_path)[1]
-    assert extra == {
-        "oneport_kubeconfig": str(tmp_path / "credential_kubeconfig"),
-        "oneport_kube_context": "prod",
-    }
-
-
-def test_an_empty_context_means_the_kubeconfig_current_context(tmp_path):
+def test_roles_use_the_injected_kubeconfig_and_each_cluster_keeps_its_context(tmp_path):
     extra = awx_objects.inject_credential({"kubeconfig": KUBECONFIG}, tmp_path)[1]
-    assert extra["oneport_kube_context"] == ""
+    assert extra == {"oneport_kubeconfig": str(tmp_path / "credential_kubeconfig")}
+    # An injected context would be an extra variable, above every cluster's host_vars: one context for all.
+    assert "oneport_kube_context" not in extra

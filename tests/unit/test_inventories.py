@@ -1,10 +1,11 @@
-"""Every inventory under inventories/ produces Pachyderm values the reference chart accepts."""
+"""Every cluster of every inventory under inventories/ gets Pachyderm values the reference chart accepts."""
 
 from __future__ import annotations
 
 import functools
 import importlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,26 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "pachyderm"
-INVENTORIES = sorted(p.parent for p in (REPO / "inventories").rglob("hosts.yml"))
+INVENTORY_DIRS = sorted(p.parent for p in (REPO / "inventories").rglob("hosts.yml"))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One host of an inventory's clusters group: one Kubernetes cluster."""
+
+    inventory: Path
+    host: str
+
+    def __str__(self) -> str:
+        return f"{self.inventory.relative_to(REPO / 'inventories')}/{self.host}"
+
+
+def clusters_of(inventory: Path) -> list:
+    manager = InventoryManager(loader=DataLoader(), sources=[str(inventory)])
+    return [Cluster(inventory, host.name) for host in manager.groups["clusters"].get_hosts()]
+
+
+INVENTORIES = [cluster for inventory in INVENTORY_DIRS for cluster in clusters_of(inventory)]
 
 
 def trusted(value):
@@ -29,15 +49,17 @@ def trusted(value):
     return trust_as_template(value) if isinstance(value, str) else value
 
 
-def role_template(inventory: Path, role: str, expression):
-    """``expression`` templated as ``role`` would see it for localhost of ``inventory``."""
+def role_template(cluster: Cluster, role: str, expression):
+    """``expression`` templated as ``role`` would see it for ``cluster`` (its inventory host)."""
     loader = DataLoader()
-    manager = InventoryManager(loader=loader, sources=[str(inventory)])
+    manager = InventoryManager(loader=loader, sources=[str(cluster.inventory)])
     variables = VariableManager(loader=loader, inventory=manager)
-    host_vars = variables.get_vars(host=manager.get_host("localhost"))
-    # The role's own files are trusted templates, as in a real run.
+    host_vars = variables.get_vars(host=manager.get_host(cluster.host))
+    # The role's own files are trusted templates, as in a real run; the globals role's defaults come
+    # first (every role depends on it).
     role_dir = REPO / "roles" / role
-    role_vars = trusted(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()))
+    role_vars = trusted(yaml.safe_load((REPO / "roles" / "oneport" / "defaults" / "main.yml").read_text()))
+    role_vars.update(trusted(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text())))
     role_vars.update(host_vars)
     if (role_dir / "vars" / "main.yml").is_file():
         role_vars.update(trusted(yaml.safe_load((role_dir / "vars" / "main.yml").read_text())))
@@ -46,12 +68,12 @@ def role_template(inventory: Path, role: str, expression):
 
 
 @functools.cache
-def role_inputs(inventory: Path) -> dict:
-    """The values-model inputs the pachyderm role computes for localhost of ``inventory``."""
+def role_inputs(inventory: Cluster) -> dict:
+    """The values-model inputs the pachyderm role computes for one cluster of an inventory."""
     return role_template(inventory, "pachyderm", "{{ _pachyderm_inputs }}")
 
 
-def role_plan(inventory: Path, role: str, task_file: str, fact: str):
+def role_plan(inventory: Cluster, role: str, task_file: str, fact: str):
     """What ``role``'s set_fact of ``fact`` computes: its own input template, then its own filter."""
     for task in yaml.safe_load((REPO / "roles" / role / "tasks" / task_file).read_text()):
         expression = task.get("ansible.builtin.set_fact", {}).get(fact)
@@ -96,11 +118,22 @@ def chart(reference_dir):
 
 
 def test_every_shape_has_an_inventory():
-    names = {str(p.relative_to(REPO / "inventories")) for p in INVENTORIES}
-    assert {"local", "kind", "onprem", "prod/aws", "prod/gcp", "prod/azure"} <= names
+    names = {str(p.relative_to(REPO / "inventories")) for p in INVENTORY_DIRS}
+    assert {"local", "kind", "onprem", "prod"} <= names
 
 
-@pytest.mark.parametrize("inventory", INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories")))
+def test_prod_is_one_fleet_with_a_cluster_per_platform():
+    platforms = {role_inputs(c)["platform"] for c in INVENTORIES if str(c).startswith("prod/")}
+    assert platforms == {"aws", "gcp", "azure"}
+    hosts = [
+        role_template(c, "pachyderm", "{{ pachyderm_proxy_host }}")
+        for c in INVENTORIES
+        if str(c).startswith("prod/")
+    ]
+    assert len(hosts) == len(set(hosts)) == 3
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES, ids=str)
 def test_inventory_values_fit_the_reference_chart(inventory, chart):
     schema, chart_values = chart
     inputs = role_inputs(inventory)
@@ -109,7 +142,7 @@ def test_inventory_values_fit_the_reference_chart(inventory, chart):
     assert model.chart_problems(values, schema, chart_values) == []
 
 
-@pytest.mark.parametrize("inventory", INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories")))
+@pytest.mark.parametrize("inventory", INVENTORIES, ids=str)
 def test_inventory_outside_a_sandbox_keeps_the_mock_idp_off(inventory):
     inputs = role_inputs(inventory)
     if model.environment(inputs) == "production":
@@ -123,9 +156,7 @@ TLS_INVENTORIES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "inventory", METALLB_INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories"))
-)
+@pytest.mark.parametrize("inventory", METALLB_INVENTORIES, ids=str)
 def test_inventory_metallb_objects_fit_the_crds(inventory, reference_dir):
     import jsonschema
 
@@ -138,7 +169,7 @@ def test_inventory_metallb_objects_fit_the_crds(inventory, reference_dir):
     assert role_inputs(inventory)["metallb_address_pool"] in pools
 
 
-@pytest.mark.parametrize("inventory", TLS_INVENTORIES, ids=lambda p: str(p.relative_to(REPO / "inventories")))
+@pytest.mark.parametrize("inventory", TLS_INVENTORIES, ids=str)
 def test_inventory_cert_manager_objects_fit_the_crds(inventory, reference_dir):
     import jsonschema
 

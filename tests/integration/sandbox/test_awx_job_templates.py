@@ -19,6 +19,7 @@ from pathlib import Path
 import ansible_runner
 import awx_objects
 import pytest
+from playbook_runs import CLUSTER
 
 REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "pachyderm-awx"
@@ -135,7 +136,7 @@ def test_deploy_job_run_again_changes_nothing(deployed, sandbox_kubeconfig, tmp_
         "playbooks/site.yml", DEPLOY_ANSWERS, sandbox_kubeconfig, tmp_path, DEPLOY_LAUNCH_VARS, job_home
     )
     assert again.status == "successful", output(again)
-    assert again.stats["changed"].get("localhost", 0) == 0, output(again)
+    assert again.stats["changed"].get(CLUSTER, 0) == 0, output(again)
 
 
 def test_verify_job_probes_the_one_port_and_reports_each_probe(deployed, sandbox_kubeconfig, tmp_path):

@@ -12,7 +12,7 @@ import json
 import uuid
 
 import pytest
-from playbook_runs import run_playbook
+from playbook_runs import CLUSTER, run_playbook
 
 from tools.sandbox import pki
 
@@ -65,7 +65,7 @@ def test_pachctl_context_trusts_the_ca_from_the_secret_and_never_prints_the_key(
     result = run_playbook(repo_root / "playbooks" / "pachctl_context.yml", extra, tmp_path, "-v")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PRIVATE KEY" not in result.stdout + result.stderr
-    context = json.loads(config.read_text())["v2"]["contexts"]["oneport"]
+    context = json.loads(config.read_text())["v2"]["contexts"][CLUSTER]
     assert base64.b64decode(context["server_cas"]).decode() == tls_secret["ca"]
 
 
@@ -86,5 +86,5 @@ def test_verify_reads_the_ca_from_the_secret_for_an_https_endpoint(
     output = result.stdout + result.stderr
     assert "PRIVATE KEY" not in output
     assert "Take the CA from the Secret's ca.crt" in output
-    assert "ok: [localhost]" in output.split("Take the CA from the Secret's ca.crt", 1)[1][:400]
+    assert f"ok: [{CLUSTER}]" in output.split("Take the CA from the Secret's ca.crt", 1)[1][:400]
     assert "console: ConnectionRefusedError" in output

@@ -43,7 +43,7 @@ def test_kind_scenario_playbook_passes_syntax_check(playbook, tmp_path):
 def test_kind_scenario_variables_resolve_to_real_chart_repositories(tmp_path):
     (tmp_path / "metallb_range").write_text("172.18.255.200-172.18.255.250")
     result = subprocess.run(
-        ["ansible-inventory", *_inventories(), "--host", "localhost"],
+        ["ansible-inventory", *_inventories(), "--host", "sandbox"],
         env=_env(tmp_path),
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playbook_runs import ansible_env, ansible_playbook, json_report, remove_release
+from playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
@@ -68,7 +68,7 @@ def published_facts(report: dict) -> dict:
     facts = {}
     for play in report["plays"]:
         for task in play["tasks"]:
-            result = task["hosts"].get("localhost", {})
+            result = task["hosts"].get(CLUSTER, {})
             facts.update(result.get("ansible_facts", {}))
     return facts
 
@@ -121,7 +121,9 @@ def runs(local_inventory_on_sandbox, tmp_path_factory) -> Iterator[dict]:
             "check": check,
             "config_map": config_map,
             "render": render,
-            "rendered_files": {p.name: p.read_text() for p in sorted((render_dir / "proxy").iterdir())},
+            "rendered_files": {
+                p.name: p.read_text() for p in sorted((render_dir / CLUSTER / "proxy").iterdir())
+            },
             "before": before,
             "after_check": after_check,
             "check_changed": check_changed,
@@ -147,15 +149,15 @@ def test_the_cluster_deployment_id_survives_a_second_run(runs):
 
 
 def test_a_second_run_changes_nothing(runs):
-    assert runs["again"]["stats"]["localhost"]["changed"] == 0
+    assert runs["again"]["stats"][CLUSTER]["changed"] == 0
 
 
 def test_check_mode_after_converge_changes_nothing(runs):
-    assert runs["check"]["stats"]["localhost"]["changed"] == 0
+    assert runs["check"]["stats"][CLUSTER]["changed"] == 0
 
 
 def test_the_proxy_configmap_the_api_server_holds_is_the_filters_render_byte_for_byte(runs):
-    assert runs["render"]["stats"]["localhost"]["failures"] == 0
+    assert runs["render"]["stats"][CLUSTER]["failures"] == 0
     assert set(runs["config_map"]) == {"envoy.json", "sds-tls.json"}
     assert runs["config_map"] == runs["rendered_files"]
 
@@ -165,13 +167,13 @@ def shown_diff(report: dict) -> str:
     for play in report["plays"]:
         for task in play["tasks"]:
             if task["task"]["name"].endswith("Show what the upgrade would change"):
-                msg = task["hosts"].get("localhost", {}).get("msg", "")
+                msg = task["hosts"].get(CLUSTER, {}).get("msg", "")
                 return "\n".join(msg) if isinstance(msg, list) else str(msg)
     raise AssertionError("check mode with --diff showed no diff of the release")
 
 
 def test_check_mode_shows_a_changed_proxy_configuration_and_changes_nothing(runs):
-    stats = runs["check_changed"]["stats"]["localhost"]
+    stats = runs["check_changed"]["stats"][CLUSTER]
     assert stats["changed"] >= 1 and stats["failures"] == 0
     shown = shown_diff(runs["check_changed"])
     assert '"xff_num_trusted_hops": 1' in shown and "checksum/envoy-config" in shown
@@ -180,7 +182,7 @@ def test_check_mode_shows_a_changed_proxy_configuration_and_changes_nothing(runs
 
 
 def test_a_changed_proxy_variable_rolls_only_the_proxy(runs):
-    assert runs["changed"]["stats"]["localhost"]["changed"] >= 1
+    assert runs["changed"]["stats"][CLUSTER]["changed"] >= 1
     rolled = sorted(name for name, state in runs["after"].items() if state != runs["before"].get(name))
     assert rolled == ["pachyderm-proxy"]
     before = runs["before"]["pachyderm-proxy"][0]["metadata"]["annotations"]["checksum/envoy-config"]

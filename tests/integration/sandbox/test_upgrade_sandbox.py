@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playbook_runs import ansible_env, ansible_playbook, json_report, remove_release
+from playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
 
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
@@ -170,13 +170,13 @@ def uninstall(tmp, namespace: str) -> None:
 
 
 def assert_upgraded_keeping_everything(run: dict) -> None:
-    assert run["upgrade"]["stats"]["localhost"]["failures"] == 0, run["upgrade"]["stdout"][-3000:]
+    assert run["upgrade"]["stats"][CLUSTER]["failures"] == 0, run["upgrade"]["stdout"][-3000:]
     assert run["before"]["pachd_image"].endswith(":2.11.6")
     assert run["after"]["pachd_image"].endswith(":2.12.0")
     assert run["before"]["pvcs"] and all(phase == "Bound" for _volume, phase in run["after"]["pvcs"].values())
     for what, (was, now) in kept(run["before"], run["after"]).items():
         assert was == now, what
-    assert run["again"]["stats"]["localhost"]["changed"] == 0
+    assert run["again"]["stats"][CLUSTER]["changed"] == 0
 
 
 def test_the_role_upgrades_its_own_2_11_release_keeping_every_pinned_value_and_volume(by_role):
@@ -189,15 +189,15 @@ def test_the_role_upgrades_its_own_2_11_release_keeping_every_pinned_value_and_v
 
 
 def test_check_mode_before_the_upgrade_shows_a_change_and_changes_nothing(by_role):
-    assert by_role["check"]["stats"]["localhost"]["changed"] >= 1
+    assert by_role["check"]["stats"][CLUSTER]["changed"] >= 1
     (shown,) = [
-        task["hosts"]["localhost"]["msg"]
+        task["hosts"][CLUSTER]["msg"]
         for play in by_role["check"]["plays"]
         for task in play["tasks"]
         if task["task"]["name"].endswith("Show what the upgrade would change")
     ]
     assert any("pachyderm/pachd:2.12.0" in line for line in shown), shown[:40]
-    assert by_role["check"]["stats"]["localhost"]["failures"] == 0
+    assert by_role["check"]["stats"][CLUSTER]["failures"] == 0
     assert by_role["after_check"] == by_role["before"]
 
 
