@@ -81,6 +81,10 @@ cluster-status: ## show each sandbox component and its health
 bench-proxy: setup ## gRPC upload throughput: direct vs the edge and in-cluster configs vs the chart's, 0/20/60 ms, two links
 	$(PY) tools/bench_proxy.py
 
+.PHONY: bench-rollout
+bench-rollout: setup ## site.yml on sandboxes: first converge, no-op re-run, check mode, a fleet of two; time per role
+	$(PY) tools/bench_rollout.py
+
 .PHONY: ee-context
 ee-context: setup ## execution-environment build context in .build/ee-context (then: podman build .build/ee-context)
 	$(PY) tools/render_ee.py --check

@@ -29,6 +29,45 @@ def cluster_inventory(directory: Path, variables: dict | None = None, name: str 
     return directory
 
 
+def sandbox_fleet_inventory(directory: Path, clusters: dict, shared: dict | None = None) -> Path:
+    """An inventory of sandbox clusters, shaped as inventories/prod: ``clusters`` maps each cluster's name
+    to (its Sandbox, its own variables); every cluster is a metallb cluster with the local inventory's
+    sandbox settings (``shared`` adds to them), its kubeconfig and chart repository in its host_vars."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "group_vars").mkdir(exist_ok=True)
+    (directory / "host_vars").mkdir(exist_ok=True)
+    connection = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+    }
+    hosts = {"all": {"children": {"clusters": {"vars": connection, "children": {"metallb": {"hosts": {}}}}}}}
+    hosts["all"]["children"]["clusters"]["children"]["metallb"]["hosts"] = {name: None for name in clusters}
+    (directory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    common = {
+        "oneport_platform": "metallb",
+        "oneport_sandbox": True,
+        "oneport_tls": "self_signed",
+        "oneport_bin_dir": str(REPO / "bin"),
+        "metallb_l2_advertisements": [{"name": "sandbox-loopback", "ip_address_pools": ["sandbox-loopback"]}],
+        "pachyderm_metallb_address_pool": "sandbox-loopback",
+        "pachyderm_storage_backend": "local",
+        "pachyderm_database": "bundled",
+        "pachyderm_wait_timeout": 300,
+        "prerequisites_install_tools": False,
+        "oneport_enable_verify": False,
+        **(shared or {}),
+    }
+    (directory / "group_vars" / "all.yml").write_text(yaml.safe_dump(common))
+    for name, (box, own) in clusters.items():
+        host = {
+            "oneport_kubeconfig": str(box.kubeconfig),
+            "oneport_chart_repo_url": box.chart_repo_url,
+            **own,
+        }
+        (directory / "host_vars" / f"{name}.yml").write_text(yaml.safe_dump(host))
+    return directory
+
+
 def ansible_env(tmp: Path | None = None, json_report: bool = False, **overrides: str) -> dict:
     """The environment of a test's playbook run: this checkout's config, collection and tools.
 

@@ -16,8 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
-from playbook_runs import ansible_env, ansible_playbook
+from playbook_runs import ansible_env, ansible_playbook, sandbox_fleet_inventory
 
 from tools.sandbox import Sandbox
 from tools.sandbox.cluster import IDENTITY
@@ -44,10 +43,8 @@ def second_sandbox(tmp_path_factory):
         box.wipe_data()
 
 
-def host_vars(box: Sandbox, name: str) -> dict:
+def own_vars(name: str) -> dict:
     return {
-        "oneport_kubeconfig": str(box.kubeconfig),
-        "oneport_chart_repo_url": box.chart_repo_url,
         "oneport_proxy_host": HOSTS[name],
         "metallb_address_pools": [{"name": "sandbox-loopback", "addresses": [RANGES[name]]}],
     }
@@ -56,42 +53,12 @@ def host_vars(box: Sandbox, name: str) -> dict:
 @pytest.fixture(scope="module")
 def fleet(sandbox, second_sandbox, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("fleet")
-    inventory = tmp / "inventory"
-    (inventory / "group_vars").mkdir(parents=True)
-    (inventory / "host_vars").mkdir()
-    hosts = {"sandbox-a": None, "sandbox-b": None}
-    connection = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-    }
-    (inventory / "hosts.yml").write_text(
-        yaml.safe_dump(
-            {
-                "all": {
-                    "children": {"clusters": {"vars": connection, "children": {"metallb": {"hosts": hosts}}}}
-                }
-            }
-        )
-    )
-    shared = {
-        "oneport_platform": "metallb",
-        "oneport_sandbox": True,
-        "oneport_namespace": NAMESPACE,
-        "oneport_tls": "self_signed",
-        "oneport_bin_dir": str(REPO / "bin"),
-        "metallb_l2_advertisements": [{"name": "sandbox-loopback", "ip_address_pools": ["sandbox-loopback"]}],
-        "pachyderm_release_name": RELEASE,
-        "pachyderm_metallb_address_pool": "sandbox-loopback",
-        "pachyderm_storage_backend": "local",
-        "pachyderm_database": "bundled",
-        "pachyderm_wait_timeout": 300,
-        "prerequisites_install_tools": False,
-        "oneport_enable_verify": False,
-    }
-    (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(shared))
     boxes = {"sandbox-a": sandbox, "sandbox-b": second_sandbox}
-    for name, box in boxes.items():
-        (inventory / "host_vars" / f"{name}.yml").write_text(yaml.safe_dump(host_vars(box, name)))
+    inventory = sandbox_fleet_inventory(
+        tmp / "inventory",
+        {name: (box, own_vars(name)) for name, box in boxes.items()},
+        {"oneport_namespace": NAMESPACE, "pachyderm_release_name": RELEASE},
+    )
     pach_config = tmp / "pachctl" / "config.json"
     env = ansible_env(tmp, json_report=True, PACH_CONFIG=str(pach_config))
 

@@ -68,7 +68,7 @@ def test_a_pachyderm_input_the_model_refuses_stops_site_before_any_stage_changes
     assert result.returncode != 0
     output = " ".join(result.stdout.split())
     assert "pachyderm_proxy_memory_limit is '256Mi'" in output, result.stdout[-3000:]
-    assert "Preflight - check every stage's inputs" in output
+    assert "Preflight - check the fleet and every stage's inputs" in output
     assert cluster_state(local_inventory_on_sandbox) == before
 
 

@@ -117,7 +117,7 @@ def test_real_charts_converge_with_a_metallb_address_and_a_second_run_changes_no
 
     play("converge.yml")
     second = play("converge.yml")
-    recap = re.search(r"sandbox\s+:\s+ok=\d+\s+changed=(\d+)", second)
+    recap = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", second)
     assert recap and recap.group(1) == "0", second[-3000:]
     verified = play("verify.yml")
     assert re.search(r"pachyderm-proxy is at 127\.240\.0\.\d+", verified)
