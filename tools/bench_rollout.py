@@ -10,8 +10,8 @@ directory (never the one `make cluster-up` started), then, from one run:
 
 Each run's wall-clock time and the time per role (from the JSON callback's task durations) are
 printed, then the ratios: the no-op and check-mode runs against the first converge, and the fleet's
-no-op against one cluster's. Timing here is a measurement, never a pass/fail test; the targets it
-prints against are the ones docs/development.md states.
+no-op against one cluster's. Timing here is a measurement, never a pass/fail test; the goals it
+prints against, and the last measurement, are in docs/development.md.
 """
 
 from __future__ import annotations
