@@ -15,13 +15,17 @@ REPO = Path(__file__).resolve().parent.parent
 LOCAL_INVENTORY = REPO / "inventories" / "local"
 # The cluster host of inventories/local (the sandbox) and of the one-cluster inventories tests write.
 CLUSTER = "sandbox"
+# How every cluster host of those inventories is reached: the work runs on the control node.
+LOCAL_CONNECTION = {
+    "ansible_connection": "local",
+    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+}
 
 
 def cluster_inventory(directory: Path, variables: dict | None = None, name: str = CLUSTER) -> Path:
     """A one-cluster inventory in ``directory`` (host ``name`` in the clusters group) for a test's run."""
     directory.mkdir(parents=True, exist_ok=True)
-    host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-    inventory = {"all": {"children": {"clusters": {"hosts": {name: host}}}}}
+    inventory = {"all": {"children": {"clusters": {"hosts": {name: dict(LOCAL_CONNECTION)}}}}}
     (directory / "hosts.yml").write_text(yaml.safe_dump(inventory))
     if variables is not None:
         (directory / "group_vars").mkdir(exist_ok=True)
@@ -36,12 +40,8 @@ def sandbox_fleet_inventory(directory: Path, clusters: dict, shared: dict | None
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "group_vars").mkdir(exist_ok=True)
     (directory / "host_vars").mkdir(exist_ok=True)
-    connection = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-    }
-    hosts = {"all": {"children": {"clusters": {"vars": connection, "children": {"metallb": {"hosts": {}}}}}}}
-    hosts["all"]["children"]["clusters"]["children"]["metallb"]["hosts"] = {name: None for name in clusters}
+    metallb = {"hosts": {name: None for name in clusters}}
+    hosts = {"all": {"children": {"clusters": {"vars": LOCAL_CONNECTION, "children": {"metallb": metallb}}}}}
     (directory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     common = {
         "oneport_platform": "metallb",

@@ -30,8 +30,9 @@ def problems(clusters: dict, edges: dict | None = None, workstations: dict | Non
     known = set(known if known is not None else clusters)
     if not known:
         found.append(
-            "the inventory has no host in the 'clusters' group: give each Kubernetes cluster a host there "
-            "(docs/inventories.md), with ansible_connection: local"
+            "the inventory has no host in the 'clusters' group, so there is no cluster to roll out to: give "
+            "each Kubernetes cluster a host there, with ansible_connection: local (docs/inventories.md, "
+            "inventories/prod for an example)"
         )
     by_host: dict = {}
     by_target: dict = {}
