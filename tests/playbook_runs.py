@@ -129,6 +129,25 @@ def json_report(result: subprocess.CompletedProcess) -> dict:
     return json.loads(result.stdout)
 
 
+def task_states(report: dict, host: str = CLUSTER) -> dict:
+    """Each task's name (without its role's prefix) to what it did on ``host`` in the JSON report:
+    "skipped", "changed", "failed" or "ok"; a task that ran more than once keeps its last state."""
+    states = {}
+    for play in report.get("plays", []):
+        for task in play.get("tasks", []):
+            result = task.get("hosts", {}).get(host)
+            if result is None:
+                continue
+            name = task["task"]["name"].split(" : ", 1)[-1]
+            if result.get("skipped"):
+                states[name] = "skipped"
+            elif result.get("failed"):
+                states[name] = "failed"
+            else:
+                states[name] = "changed" if result.get("changed") else "ok"
+    return states
+
+
 def changed(result: subprocess.CompletedProcess, host: str = CLUSTER) -> int:
     """The recap's changed count for ``host`` (fails the test with the output when there is none)."""
     match = re.search(rf"{re.escape(host)}\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout)

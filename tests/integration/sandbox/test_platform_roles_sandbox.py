@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from playbook_runs import changed, run_playbook
+import yaml
+from playbook_runs import ansible_env, ansible_playbook, changed, json_report, run_playbook, task_states
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
@@ -77,6 +78,78 @@ def test_check_mode_after_converge_changes_nothing(role, converged):
     check = run_playbook(f"playbooks/{role}.yml", variables, tmp, "--check", "--diff")
     assert check.returncode == 0, check.stdout[-5000:]
     assert changed(check) == 0, check.stdout[-5000:]
+
+
+def run_report(playbook: str, variables: dict, tmp: Path) -> dict:
+    """The playbook run with the JSON callback: task by task, what ran and what was skipped."""
+    vars_file = tmp / "report-vars.yml"
+    vars_file.write_text(yaml.safe_dump(variables))
+    result = ansible_playbook(playbook, "-e", f"@{vars_file}", env=ansible_env(tmp, json_report=True))
+    return json_report(result)
+
+
+METALLB_WAITS = (
+    "Wait until the controller Deployment is available",
+    "Wait until the MetalLB CRDs are established",
+    "Wait until the validating webhook answers",
+)
+CERT_MANAGER_WAITS = (
+    "Wait until the cert-manager Deployments are available",
+    "Wait until the cert-manager CRDs are established",
+    "Wait until the webhook answers",
+)
+
+
+def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_waited_for(
+    sandbox, converged, tmp_path
+):
+    """The no-op fast path loosens nothing: a changed chart value upgrades the release and the waits
+    run again; a changed issuer is applied and its certificate waited for; then back to changed=0."""
+    _tmp, variables, _runs = converged
+    upgraded = {**variables, "metallb_chart_values": {"controller": {"logLevel": "debug"}}}
+    reissued = {**variables, "cert_manager_ca_common_name": "oneport CA (reissued)"}
+    try:
+        for playbook, waits in (
+            ("playbooks/metallb.yml", METALLB_WAITS),
+            ("playbooks/cert_manager.yml", CERT_MANAGER_WAITS),
+        ):
+            states = task_states(run_report(playbook, variables, tmp_path))
+            assert all(states[wait] == "skipped" for wait in waits), states
+        assert states["Wait until the CA certificate is issued"] == "skipped"
+        assert states["Wait until the proxy's certificate is issued"] == "ok"
+
+        states = task_states(run_report("playbooks/metallb.yml", upgraded, tmp_path))
+        assert states["Install or upgrade the MetalLB release from the verified chart"] == "changed"
+        assert all(states[wait] == "ok" for wait in METALLB_WAITS), states
+        assert states["Apply the pools, peers and advertisements"] == "ok"
+        controller = json.loads(
+            kubectl(
+                sandbox,
+                "-n",
+                "metallb-system",
+                "get",
+                "deployment",
+                "-l",
+                "app.kubernetes.io/component=controller",
+                "-o",
+                "json",
+            ).stdout
+        )["items"][0]
+        assert "--log-level=debug" in controller["spec"]["template"]["spec"]["containers"][0]["args"]
+
+        states = task_states(run_report("playbooks/cert_manager.yml", reissued, tmp_path))
+        assert states["Apply the namespace of the proxy's TLS Secret and the issuers"] == "changed"
+        assert states["Wait until the CA certificate is issued"] == "ok"
+        assert states["Wait until the proxy's certificate is issued"] == "ok"
+        ca = json.loads(kubectl(sandbox, "get", "certificate", "-A", "-o", "json").stdout)["items"]
+        assert "oneport CA (reissued)" in [c["spec"].get("commonName") for c in ca]
+    finally:
+        for role in ("metallb", "cert_manager"):
+            restored = run_playbook(f"playbooks/{role}.yml", variables, tmp_path)
+            assert restored.returncode == 0, restored.stdout[-5000:]
+    for role in ("metallb", "cert_manager"):
+        again = run_playbook(f"playbooks/{role}.yml", variables, tmp_path)
+        assert changed(again) == 0, again.stdout[-5000:]
 
 
 def test_metallb_assigns_a_pool_address_to_a_load_balancer_service(sandbox, converged):
