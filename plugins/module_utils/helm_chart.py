@@ -61,6 +61,33 @@ def read_archive(path):
     return found
 
 
+def read_cached_archive(path, digest):
+    """``read_archive`` for an archive in the per-user cache, read once per archive.
+
+    The three files are kept beside the archive (``<archive>.files.json``, with the archive's sha256),
+    so later runs read the contract without unpacking the chart again. A side file of another digest
+    (the archive was replaced) or one that cannot be read is rebuilt; a cache that cannot be written
+    only costs the unpacking.
+    """
+    side = path + ".files.json"
+    try:
+        with open(side, encoding="utf-8") as handle:
+            kept = json.load(handle)
+        if kept.get("sha256") == digest and isinstance(kept.get("files"), dict):
+            return kept["files"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    files = read_archive(path)
+    try:
+        descriptor, scratch = tempfile.mkstemp(prefix=".files-", dir=os.path.dirname(path))
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump({"sha256": digest, "files": files}, handle)
+        os.replace(scratch, side)
+    except OSError:
+        pass
+    return files
+
+
 def read_directory(path):
     """The same files from an unpacked chart directory."""
     found = {}
@@ -230,7 +257,7 @@ def fetch(prefix, ref, repo_url, version, sha256, cache_dir, helm, run):
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     digest = _check_digest(prefix, target, sha256, f"cached at {target}")
-    files = read_archive(target)
+    files = read_cached_archive(target, digest)
     name, found = _check_chart_yaml(prefix, files, version, f"{ref} from {repo_url or ref}")
     return {
         "chart_path": target,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import tarfile
 from pathlib import Path
@@ -110,6 +111,37 @@ def test_a_repository_chart_is_pulled_once_into_the_cache(tmp_path):
     assert (first["pulled"], second["pulled"], len(helm.calls)) == (True, False, 1)
     assert first["chart_path"] == second["chart_path"] and Path(first["chart_path"]).is_relative_to(cache)
     assert helm.calls[0][:2] == ["helm", "pull"] and "--repo" in helm.calls[0]
+
+
+def test_a_cached_chart_is_unpacked_once_per_archive(tmp_path):
+    tgz = package(tmp_path / "demo-1.2.3.tgz")
+    cache = tmp_path / "cache"
+    first = fetch("demo", "http://127.0.0.1:1/charts", "1.2.3", "", cache, FakeHelm(tgz))
+    side = Path(first["chart_path"] + ".files.json")
+    kept = json.loads(side.read_text())
+    assert kept == {"sha256": digest(tgz), "files": first["files"]}
+
+    # A later run reads the contract from the side file, not from the archive.
+    kept["files"]["values.yaml"] = "replicas: 7\n"
+    side.write_text(json.dumps(kept))
+    assert (
+        fetch("demo", "http://127.0.0.1:1/charts", "1.2.3", "", cache)["files"]["values.yaml"]
+        == "replicas: 7\n"
+    )
+
+    # A side file of another archive (the cache entry was replaced) is read again from the archive.
+    kept["sha256"] = "0" * 64
+    side.write_text(json.dumps(kept))
+    again = fetch("demo", "http://127.0.0.1:1/charts", "1.2.3", "", cache)
+    assert again["files"]["values.yaml"] == "replicas: 1\n"
+    assert json.loads(side.read_text())["sha256"] == digest(tgz)
+
+    # An unreadable side file is rebuilt the same way.
+    side.write_text("{not json")
+    assert (
+        fetch("demo", "http://127.0.0.1:1/charts", "1.2.3", "", cache)["files"]["values.yaml"]
+        == "replicas: 1\n"
+    )
 
 
 def test_a_pulled_chart_with_another_digest_never_enters_the_cache(tmp_path):
