@@ -104,10 +104,12 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
     sandbox, converged, tmp_path
 ):
     """The no-op fast path loosens nothing: a changed chart value upgrades the release and the waits
-    run again; a changed issuer is applied and its certificate waited for; then back to changed=0."""
+    run again; a changed issuer is applied and the CA waited for; a changed certificate is applied and
+    waited for; then back to changed=0."""
     _tmp, variables, _runs = converged
     upgraded = {**variables, "metallb_chart_values": {"controller": {"logLevel": "debug"}}}
     reissued = {**variables, "cert_manager_ca_common_name": "oneport CA (reissued)"}
+    renewed = {**variables, "cert_manager_certificate_renew_before": "720h"}
     try:
         for playbook, waits in (
             ("playbooks/metallb.yml", METALLB_WAITS),
@@ -116,7 +118,7 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
             states = task_states(run_report(playbook, variables, tmp_path))
             assert all(states[wait] == "skipped" for wait in waits), states
         assert states["Wait until the CA certificate is issued"] == "skipped"
-        assert states["Wait until the proxy's certificate is issued"] == "ok"
+        assert states["Wait until the proxy's certificate is issued"] == "skipped"
 
         states = task_states(run_report("playbooks/metallb.yml", upgraded, tmp_path))
         assert states["Install or upgrade the MetalLB release from the verified chart"] == "changed"
@@ -140,9 +142,14 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
         states = task_states(run_report("playbooks/cert_manager.yml", reissued, tmp_path))
         assert states["Apply the namespace of the proxy's TLS Secret and the issuers"] == "changed"
         assert states["Wait until the CA certificate is issued"] == "ok"
-        assert states["Wait until the proxy's certificate is issued"] == "ok"
         ca = json.loads(kubectl(sandbox, "get", "certificate", "-A", "-o", "json").stdout)["items"]
         assert "oneport CA (reissued)" in [c["spec"].get("commonName") for c in ca]
+
+        states = task_states(run_report("playbooks/cert_manager.yml", renewed, tmp_path))
+        assert states["Apply the proxy's Certificate"] == "changed"
+        assert states["Wait until the proxy's certificate is issued"] == "ok"
+        proxy = json.loads(kubectl(sandbox, "get", "certificate", "-A", "-o", "json").stdout)["items"]
+        assert "720h" in [c["spec"].get("renewBefore") for c in proxy]
     finally:
         for role in ("metallb", "cert_manager"):
             restored = run_playbook(f"playbooks/{role}.yml", variables, tmp_path)
