@@ -25,9 +25,11 @@ usages, durations, ...) are not checked here.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import ipaddress
 import json
+import os
 import socketserver
 import ssl
 import threading
@@ -348,6 +350,9 @@ class WebhookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.has_certificate = False
+        # A socket file left by a stand-in that was stopped (`down`) answers nobody: bind anew.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
         super().__init__(path, _Handler)
 
     def set_certificate(self, cert_file: str, key_file: str) -> None:

@@ -171,3 +171,14 @@ def test_the_server_answers_over_tls_on_a_unix_socket(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_server_binds_over_a_socket_file_a_stopped_stand_in_left(tmp_path):
+    stale = wh.WebhookServer(str(tmp_path / "hook.sock"), log=lambda _m: None)
+    stale.socket.close()  # stopped without removing its socket file, as `down` leaves it
+    assert (tmp_path / "hook.sock").exists()
+    server = wh.WebhookServer(str(tmp_path / "hook.sock"), log=lambda _m: None)
+    try:
+        assert server.socket.getsockname() == str(tmp_path / "hook.sock")
+    finally:
+        server.server_close()
