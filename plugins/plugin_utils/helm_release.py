@@ -57,3 +57,38 @@ def owned_elsewhere(live: list, release: str, namespace: str) -> list:
         if owner[0] and owner != (release, namespace):
             others.append(f"{obj.get('kind')} {metadata.get('name')} (release {owner[0]} in {owner[1]})")
     return sorted(others)
+
+
+# How helm-diff judges whether an upgrade changes a release: the flags kubernetes.core.helm uses for
+# its own check (values reset to the ones given), plus an exit code that says it (0 same, 2 changed,
+# else an error: the chart refused the values, or the cluster did not answer), and a first install
+# shown as one (the release may not exist yet). Validation against the cluster's APIs stays on, so a
+# chart that asks .Capabilities renders as the upgrade would.
+DIFF_CHANGED = 2
+DIFF_FLAGS = ("--reset-values", "--allow-unreleased", "--detailed-exitcode", "--no-color", "--context", "3")
+
+
+def diff_command(
+    release: str,
+    chart: str,
+    namespace: str,
+    helm: str = "helm",
+    kubeconfig: str = "",
+    context: str = "",
+    values_files: list | tuple = (),
+    post_renderer: str = "",
+) -> list:
+    """The argv of `helm diff upgrade` for a release; a values file "-" is read from stdin."""
+    for field, value in (("release", release), ("chart", chart), ("namespace", namespace), ("helm", helm)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"helm_diff_command: {field} must be a non-empty string, got {value!r}")
+    argv = [helm, "diff", "upgrade", release, chart, "--namespace", namespace, *DIFF_FLAGS]
+    for path in values_files or ():
+        argv += ["--values", str(path)]
+    if post_renderer:
+        argv += ["--post-renderer", post_renderer]
+    if kubeconfig:
+        argv += ["--kubeconfig", kubeconfig]
+    if context:
+        argv += ["--kube-context", context]
+    return argv

@@ -1,0 +1,32 @@
+"""Filters over Helm releases (plugins/plugin_utils/helm_release.py)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils import helm_release
+
+
+def helm_diff_command(
+    release, chart, namespace, helm="helm", kubeconfig="", context="", values_files=(), post_renderer=""
+):
+    """The argv that asks helm-diff whether upgrading the release changes it (exit code 2 when it does)."""
+    try:
+        return helm_release.diff_command(
+            release,
+            chart,
+            namespace,
+            helm=helm,
+            kubeconfig=kubeconfig or "",
+            context=context or "",
+            values_files=_plain(values_files) or (),
+            post_renderer=post_renderer or "",
+        )
+    except ValueError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+class FilterModule:
+    def filters(self):
+        return {"helm_diff_command": helm_diff_command}
