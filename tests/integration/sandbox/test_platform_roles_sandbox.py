@@ -159,6 +159,31 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
         assert changed(again) == 0, again.stdout[-5000:]
 
 
+def test_a_release_left_pending_is_handed_to_helm_not_taken_as_converged(sandbox, converged, tmp_path):
+    """helm-diff compares with a pending revision as if it were complete: the release Secret's status
+    makes the helm task run (and report helm's own error on a real pending release)."""
+    _tmp, variables, _runs = converged
+    revisions = json.loads(
+        kubectl(
+            sandbox, "-n", "metallb-system", "get", "secret", "-l", "owner=helm,name=metallb", "-o", "json"
+        ).stdout
+    )["items"]
+    latest = max(revisions, key=lambda item: int(item["metadata"]["labels"]["version"]))
+    secret, status = latest["metadata"]["name"], latest["metadata"]["labels"]["status"]
+    marked = kubectl(
+        sandbox, "-n", "metallb-system", "label", "secret", secret, "status=pending-upgrade", "--overwrite"
+    )
+    assert marked.returncode == 0, marked.stderr
+    try:
+        states = task_states(run_report("playbooks/metallb.yml", variables, tmp_path))
+        assert states["Ask helm-diff whether the MetalLB release changes (changes nothing)"] == "changed"
+        assert states["Install or upgrade the MetalLB release from the verified chart"] != "skipped"
+    finally:
+        kubectl(sandbox, "-n", "metallb-system", "label", "secret", secret, f"status={status}", "--overwrite")
+    states = task_states(run_report("playbooks/metallb.yml", variables, tmp_path))
+    assert states["Install or upgrade the MetalLB release from the verified chart"] == "skipped"
+
+
 def test_metallb_assigns_a_pool_address_to_a_load_balancer_service(sandbox, converged):
     if "--pod-for" not in (REPO / "tools" / "sandbox" / "supervise.py").read_text():
         pytest.skip(
