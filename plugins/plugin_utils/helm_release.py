@@ -64,7 +64,6 @@ def owned_elsewhere(live: list, release: str, namespace: str) -> list:
 # else an error: the chart refused the values, or the cluster did not answer), and a first install
 # shown as one (the release may not exist yet). Validation against the cluster's APIs stays on, so a
 # chart that asks .Capabilities renders as the upgrade would.
-DIFF_CHANGED = 2
 DIFF_FLAGS = ("--reset-values", "--allow-unreleased", "--detailed-exitcode", "--no-color", "--context", "3")
 
 
