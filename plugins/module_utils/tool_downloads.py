@@ -13,23 +13,31 @@ from __future__ import annotations
 import re
 
 # Upstream layout per tool: path below the base URL, the member to install from the archive
-# (None: the download is the binary itself) and how it is installed.
+# (None: the download is the binary itself), how it is installed and, for a binary, the arguments of
+# the version command that shows it runs (plugins/module_utils/tool_check.py).
 LAYOUT = {
     "helm": {
         "path": "helm-v{version}-linux-{arch}.tar.gz",
         "member": "linux-{arch}/helm",
         "install": "binary",
+        "version_args": ["version", "--short"],
     },
     "helm-diff": {
         "path": "v{version}/helm-diff-linux-{arch}.tgz",
         "member": "diff",
         "install": "helm_plugin",
     },
-    "kubectl": {"path": "v{version}/bin/linux/{arch}/kubectl", "member": None, "install": "binary"},
+    "kubectl": {
+        "path": "v{version}/bin/linux/{arch}/kubectl",
+        "member": None,
+        "install": "binary",
+        "version_args": ["version", "--client"],
+    },
     "pachctl": {
         "path": "v{version}/pachctl_{version}_linux_{arch}.tar.gz",
         "member": "pachctl_{version}_linux_{arch}/pachctl",
         "install": "binary",
+        "version_args": ["version", "--client-only"],
     },
 }
 ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
