@@ -27,6 +27,21 @@ def helm_diff_command(
         raise AnsibleFilterError(str(error)) from None
 
 
+def helm_render_mark(cache_dir, chart, helm, inputs):
+    """The file that remembers a passed render of ``chart`` (a chart_fetch result) with ``inputs``."""
+    if not isinstance(chart, dict) or not chart.get("chart_path"):
+        raise AnsibleFilterError(
+            "helm_render_mark: chart must be the result of oneport.pachyderm.chart_fetch"
+        )
+    return helm_release.render_mark(
+        str(cache_dir or ""),
+        str(chart["chart_path"]),
+        str(chart.get("sha256") or ""),
+        str(helm),
+        _plain(inputs),
+    )
+
+
 class FilterModule:
     def filters(self):
-        return {"helm_diff_command": helm_diff_command}
+        return {"helm_diff_command": helm_diff_command, "helm_render_mark": helm_render_mark}

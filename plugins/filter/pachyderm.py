@@ -24,12 +24,13 @@ def pachyderm_check_inputs(inputs):
     return _call(model.check_inputs, inputs)
 
 
-def pachyderm_pin(secret_data, inputs, encoded=True):
-    """Reuse pinned values from a Secret's data (base64 unless encoded=false); generate the missing."""
+def pachyderm_pin(secret_data, inputs, encoded=True, placeholders=False):
+    """Reuse pinned values from a Secret's data (base64 unless encoded=false); generate the missing
+    (fixed stand-ins with placeholders=true)."""
     data = _plain(secret_data or {})
     if encoded:
         data = {k: base64.b64decode(v).decode() for k, v in data.items()}
-    return _call(lambda d, i: model.pin(d, model.pinned_keys(i)), data, inputs)
+    return _call(lambda d, i: model.pin(d, model.pinned_keys(i), bool(placeholders)), data, inputs)
 
 
 def pachyderm_adopt(pinned_secret, chart_secrets=None, pachd=None):

@@ -743,9 +743,18 @@ def adopt(pinned: dict | None, chart_secrets: dict | None, pachd_env: dict | Non
     return {"values": values, "adopted": sorted(adopted)}
 
 
-def pin(existing: dict | None, keys) -> dict:
+def _placeholder(key: str) -> str:
+    """A fixed stand-in of the generated value's shape, for trial renders that must repeat exactly."""
+    if key == PINNED_HOST_PATH:
+        return "/var/pachyderm-00000000/"
+    return "0" * 32
+
+
+def pin(existing: dict | None, keys, placeholders: bool = False) -> dict:
     """Reuse every pinned value already stored; generate only the missing ones.
 
+    With ``placeholders`` the missing ones are fixed stand-ins instead (a trial render before the
+    pinned Secret is read: the same inputs give the same values on every run).
     Returns ``{"values": {key: value}, "generated": [keys], "changed": bool}``.
     """
     existing = dict(existing or {})
@@ -755,7 +764,7 @@ def pin(existing: dict | None, keys) -> dict:
         if existing.get(key):
             values[key] = str(existing[key])
         else:
-            values[key] = _generate(key)
+            values[key] = _placeholder(key) if placeholders else _generate(key)
             generated.append(key)
     # Keys no longer needed stay in the Secret: turning a feature off and on keeps its identity.
     for key, value in existing.items():

@@ -9,6 +9,11 @@ whoever else relies on it.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import stat
+
 import yaml
 
 # Kinds without a namespace that charts commonly render.
@@ -91,3 +96,37 @@ def diff_command(
     if context:
         argv += ["--kube-context", context]
     return argv
+
+
+# A chart that rendered once with some inputs renders again with the same ones: `helm template` reads
+# no cluster, so its verdict depends only on the chart archive, helm and the inputs. The preflight
+# remembers a passed render as an empty file in the per-user chart cache, named by a digest of all
+# three, and skips rendering while that file is there. Credentials never go into the digest: callers
+# pass redacted values.
+RENDER_MARK_PREFIX = ".rendered-"
+
+
+def _file_identity(path: str) -> list | None:
+    try:
+        real = os.path.realpath(os.path.expanduser(path))
+        status = os.stat(real)
+    except (OSError, TypeError, ValueError):
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return [real, status.st_size, status.st_mtime_ns]
+
+
+def render_mark(cache_dir: str, chart_path: str, chart_sha256: str, helm: str, inputs) -> str:
+    """The file that says this chart rendered with ``inputs``; "" when the chart or helm is not a file here.
+
+    ``inputs`` is anything JSON can hold (values, release name, namespace, the post-renderer's source).
+    A chart in a folder, or tools on another host, are never remembered: they are rendered every run.
+    """
+    chart = _file_identity(chart_path)
+    binary = _file_identity(helm)
+    if not cache_dir or chart is None or binary is None:
+        return ""
+    material = json.dumps([chart, chart_sha256, binary, inputs], sort_keys=True, default=str)
+    digest = hashlib.sha256(material.encode()).hexdigest()
+    return os.path.join(os.path.expanduser(cache_dir), RENDER_MARK_PREFIX + digest)
