@@ -16,8 +16,16 @@ def test_the_command_resets_values_shows_a_first_install_and_says_a_change_by_it
     chart = "/cache/metallb-0.16.1.tgz"
     argv = filters.helm_diff_command("metallb", chart, "metallb-system", helm="/opt/helm")
     assert argv[:7] == ["/opt/helm", "diff", "upgrade", "metallb", chart, "--namespace", "metallb-system"]
-    for flag in ("--reset-values", "--allow-unreleased", "--detailed-exitcode", "--no-color"):
+    for flag in (
+        "--reset-values",
+        "--allow-unreleased",
+        "--detailed-exitcode",
+        "--no-color",
+        "--disable-openapi-validation",
+    ):
         assert flag in argv
+    # The cluster's version and APIs are read (.Capabilities as for the upgrade): validation stays on.
+    assert "--disable-validation" not in argv
     assert "--kubeconfig" not in argv and "--kube-context" not in argv and "--post-renderer" not in argv
 
 
