@@ -111,7 +111,8 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
     _tmp, variables, _runs = converged
     upgraded = {**variables, "metallb_chart_values": {"controller": {"logLevel": "debug"}}}
     reissued = {**variables, "cert_manager_ca_common_name": "oneport CA (reissued)"}
-    renewed = {**variables, "cert_manager_certificate_renew_before": "720h"}
+    # On top of the reissued CA, so that only the proxy's Certificate differs from the run before.
+    renewed = {**reissued, "cert_manager_certificate_renew_before": "720h"}
     try:
         # The waits are one included file: on a converged cluster the include is skipped and none runs.
         for playbook, include, waits in (
