@@ -132,7 +132,8 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
         states = task_states(run_report("playbooks/metallb.yml", upgraded, tmp_path))
         assert states["Install or upgrade the MetalLB release from the verified chart"] == "changed"
         assert all(states[wait] == "ok" for wait in METALLB_WAITS), states
-        assert states["Apply the pools, peers and advertisements"] == "ok"
+        # The pools did not change: they are read and found as last applied, so nothing is applied.
+        assert states["Apply the pools, peers and advertisements"] == "skipped"
         controller = json.loads(
             kubectl(
                 sandbox,
@@ -147,6 +148,29 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
             ).stdout
         )["items"][0]
         assert "--log-level=debug" in controller["spec"]["template"]["spec"]["containers"][0]["args"]
+
+        # A pool edited on the cluster by hand is put back by the next run.
+        drifted = kubectl(
+            sandbox,
+            "-n",
+            "metallb-system",
+            "patch",
+            "ipaddresspool",
+            "sandbox-loopback",
+            "--type",
+            "merge",
+            "-p",
+            json.dumps({"spec": {"addresses": ["127.240.0.50-127.240.0.51"]}}),
+        )
+        assert drifted.returncode == 0, drifted.stderr
+        states = task_states(run_report("playbooks/metallb.yml", upgraded, tmp_path))
+        assert states["Apply the pools, peers and advertisements"] == "changed"
+        pool = json.loads(
+            kubectl(
+                sandbox, "-n", "metallb-system", "get", "ipaddresspool", "sandbox-loopback", "-o", "json"
+            ).stdout
+        )
+        assert pool["spec"]["addresses"] == [POOL]
 
         states = task_states(run_report("playbooks/cert_manager.yml", reissued, tmp_path))
         assert states[APPLY_ISSUERS] == "changed"
