@@ -3,10 +3,11 @@
 Run with `make bench-rollout` (not part of `make test`). It starts sandboxes of its own in a temporary
 directory (never the one `make cluster-up` started), then, from one run:
 
-- one cluster (inventories/local, as `make demo` runs it): the first converge, a no-op re-run and a
-  check-mode run (`--check --diff`) of site.yml;
+- one cluster (inventories/local, as `make demo` runs it): the first converge, then no-op re-runs and
+  check-mode runs (`--check --diff`) of site.yml, alternating (three of each by default, `--repeat`),
+  each kept as its median run, so a slow spell of the shared machine does not decide a ratio;
 - a fleet of two sandbox clusters in one inventory (the shape of inventories/prod): the first converge
-  and a no-op re-run, both clusters in the same site.yml run.
+  and no-op re-runs (their median), both clusters in the same site.yml run.
 
 Each run's wall-clock time and the time per role (from the JSON callback's task durations) are
 printed, then the ratios: the no-op and check-mode runs against the first converge, and the fleet's
@@ -79,6 +80,17 @@ def run_site(inventory: Path, env: dict, *args: str) -> dict:
     return {"seconds": elapsed, "roles": per_role(report), "changed": changed}
 
 
+def median(runs: list) -> dict:
+    """The run with the median wall-clock time (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda run: run["seconds"])[(len(runs) - 1) // 2]
+
+
+def spread(title: str, repeats: dict) -> None:
+    for name, runs in repeats.items():
+        times = ", ".join(f"{run['seconds']:.1f}s" for run in runs)
+        print(f"  {title} {name} runs, in order: {times}")
+
+
 def show(title: str, runs: dict) -> None:
     print(f"\n{title}")
     roles = sorted({role for run in runs.values() for role in run["roles"]})
@@ -93,6 +105,12 @@ def show(title: str, runs: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-fleet", action="store_true", help="measure one cluster only")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="no-op and check-mode runs each (alternating; the median counts)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="oneport-bench-rollout-") as tmp:
@@ -112,9 +130,15 @@ def main() -> int:
             )
             local = ROOT / "inventories" / "local"
             single = {"first": run_site(local, env)}
-            single["no-op"] = run_site(local, env)
-            single["check"] = run_site(local, env, "--check", "--diff")
+            # The no-op and the check-mode runs alternate, so a slow spell of the machine falls on both;
+            # each keeps its median run.
+            repeats = {"no-op": [], "check": []}
+            for _ in range(args.repeat):
+                repeats["no-op"].append(run_site(local, env))
+                repeats["check"].append(run_site(local, env, "--check", "--diff"))
+            single.update({name: median(runs) for name, runs in repeats.items()})
             show("one cluster (inventories/local)", single)
+            spread("one cluster", repeats)
             ratios = {
                 "no-op / first": single["no-op"]["seconds"] / single["first"]["seconds"],
                 "check / no-op": single["check"]["seconds"] / single["no-op"]["seconds"],
@@ -137,8 +161,10 @@ def main() -> int:
                 )
                 fleet_env = dict(env, PACH_CONFIG=str(work / "pachctl-fleet.json"))
                 fleet = {"first": run_site(inventory, fleet_env)}
-                fleet["no-op"] = run_site(inventory, fleet_env)
+                fleet_repeats = {"no-op": [run_site(inventory, fleet_env) for _ in range(args.repeat)]}
+                fleet["no-op"] = median(fleet_repeats["no-op"])
                 show("a fleet of two clusters, one site.yml run", fleet)
+                spread("the fleet", fleet_repeats)
                 ratios["fleet no-op / one no-op"] = fleet["no-op"]["seconds"] / single["no-op"]["seconds"]
             print("\nratios (one run; target in brackets)")
             for name, value in ratios.items():
