@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The envoy_config filter: a thin face over plugins/module_utils/envoy_config.py."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Filters over Helm releases (plugins/plugin_utils/helm_release.py)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Filters over the Pachyderm values model (plugins/module_utils/pachyderm_values.py)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The edge proxy's inputs: checked, then turned into the description the envoy_config filter renders.
 
 An edge host forwards the one port to the cluster: every backend of the description points at the

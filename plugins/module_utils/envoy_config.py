@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Translate the one-port proxy model into a complete Envoy v3 bootstrap.
 
 `render_bootstrap(description)` validates a plain description (see `envoy_model`) and returns the

@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The typed model of the one-port proxy: what should be reachable on which port.
 
 `parse_description` turns a plain dict (inventory data, JSON) into a validated `ProxyModel`, or raises

@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Load-balancer annotations for the proxy Service, one table per platform.
 
 Plain Python: no Ansible imports. Every error is a ``ValueError`` whose message names the inventory

@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Probe the one port the way users hit it: gRPC health, console, S3 gateway, Dex, pachctl.
 
 Plain Python: grpcio for the gRPC health check, botocore only to sign S3 requests (SigV4), the

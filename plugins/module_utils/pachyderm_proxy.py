@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The in-cluster one-port proxy: the collection's Envoy configuration for the Pachyderm chart's proxy pod.
 
 Plain Python: no Ansible imports. ``inputs`` is the pachyderm role's variables without the

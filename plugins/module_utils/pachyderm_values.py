@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The Pachyderm chart values, built from the role's structured variables and checked against the chart.
 
 Plain Python: no Ansible imports. ``inputs`` is the role's variables without the ``pachyderm_``

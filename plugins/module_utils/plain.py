@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """Plain Python values out of what Ansible hands a filter (tagged strings, lazy containers)."""
 
 from __future__ import annotations

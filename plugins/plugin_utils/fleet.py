@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The checks an inventory of several clusters needs before any of them is changed.
 
 Controller-only (a filter uses it). No Ansible imports. An inventory host of the ``clusters`` group is

@@ -1,3 +1,5 @@
+# Copyright: oneport.pachyderm contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """What a Helm release's manifest holds outside its namespace, and who owns it on the cluster.
 
 Controller-only (the filters use it; no module ships it to a target), so it may read YAML with the
