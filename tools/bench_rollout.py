@@ -133,7 +133,7 @@ def main() -> int:
             # The no-op and the check-mode runs alternate, so a slow spell of the machine falls on both;
             # each keeps its median run.
             repeats = {"no-op": [], "check": []}
-            for _ in range(args.repeat):
+            for _round in range(args.repeat):
                 repeats["no-op"].append(run_site(local, env))
                 repeats["check"].append(run_site(local, env, "--check", "--diff"))
             single.update({name: median(runs) for name, runs in repeats.items()})
@@ -161,7 +161,7 @@ def main() -> int:
                 )
                 fleet_env = dict(env, PACH_CONFIG=str(work / "pachctl-fleet.json"))
                 fleet = {"first": run_site(inventory, fleet_env)}
-                fleet_repeats = {"no-op": [run_site(inventory, fleet_env) for _ in range(args.repeat)]}
+                fleet_repeats = {"no-op": [run_site(inventory, fleet_env) for _round in range(args.repeat)]}
                 fleet["no-op"] = median(fleet_repeats["no-op"])
                 show("a fleet of two clusters, one site.yml run", fleet)
                 spread("the fleet", fleet_repeats)
