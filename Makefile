@@ -30,7 +30,7 @@ $(SETUP_STAMP): requirements.txt requirements-dev.txt constraints.txt tools/tool
 setup: $(SETUP_STAMP) ## install the pinned Python environment and tool binaries (incremental)
 
 .PHONY: lint
-lint: setup ## yamllint, ruff, ansible-lint (production profile)
+lint: setup ## yamllint, ruff, ansible-lint (production profile), antsibull-docs lint-collection-docs
 	$(PY) tools/testrun.py --only lint
 
 .PHONY: sanity

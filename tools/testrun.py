@@ -151,6 +151,12 @@ def galaxy_build() -> int:
     )
 
 
+def collection_docs() -> int:
+    """antsibull-docs' checks of every plugin's and role's documentation, as docs.ansible.com builds it."""
+    collection = ROOT / ".build" / "collections" / "ansible_collections" / "oneport" / "pachyderm"
+    return run(["antsibull-docs", "lint-collection-docs", "--plugin-docs", "."], cwd=collection)
+
+
 def molecule_sandbox() -> int:
     """The sandbox scenario, on a sandbox of its own (a running `make cluster-up` one is left alone)."""
     state = ROOT / ".build" / "molecule" / "sandbox"
@@ -163,6 +169,7 @@ STAGES = [
     Stage("ruff check", "lint", [["ruff", "check", "."]]),
     Stage("ruff format --check", "lint", [["ruff", "format", "--check", "."]]),
     Stage("ansible-lint (production profile)", "lint", [["ansible-lint", "--profile", "production"]]),
+    Stage("antsibull-docs lint-collection-docs", "lint", runner=collection_docs),
     Stage("ansible-test sanity", "sanity", runner=sanity),
     Stage("ansible-galaxy collection build", "build", runner=galaxy_build),
     pytest_stage("unit tests", "unit", ["tests/unit"], ["--ignore=tests/unit/test_collection_build.py"]),
