@@ -105,6 +105,11 @@ def pachyderm_chart_hint(message):
     return pachyderm_chart_hints.chart_hint(message)
 
 
+def pachyderm_pinned_secret_data(inputs, pinned):
+    """Everything the pinned Secret holds (plain strings): the pinned values plus an inline license key."""
+    return _call(model.pinned_secret_data, inputs, pinned)
+
+
 def pachyderm_redact(values):
     """[values with credentials masked, {path: credential}] for render output."""
     return list(_call(model.redact, values))
@@ -135,6 +140,7 @@ class FilterModule:
             "pachyderm_proxy_files": pachyderm_proxy_files,
             "pachyderm_proxy_settings": pachyderm_proxy_settings,
             "pachyderm_chart_hint": pachyderm_chart_hint,
+            "pachyderm_pinned_secret_data": pachyderm_pinned_secret_data,
             "pachyderm_redact": pachyderm_redact,
             "pachyderm_upstream_idps": pachyderm_upstream_idps,
             "pachyderm_endpoint": pachyderm_endpoint,

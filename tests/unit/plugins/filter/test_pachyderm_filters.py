@@ -21,6 +21,7 @@ def test_every_filter_is_registered():
         "pachyderm_values",
         "pachyderm_chart_problems",
         "pachyderm_chart_hint",
+        "pachyderm_pinned_secret_data",
         "pachyderm_redact",
         "pachyderm_upstream_idps",
         "pachyderm_endpoint",
@@ -188,3 +189,15 @@ def test_objects_another_release_owns_are_named_with_their_owner():
         "ClusterRole mine (release pachyderm in pachyderm)",
         "ClusterRole shared (release other in team-b)",
     ]
+
+
+def test_the_pinned_secret_holds_an_inline_license_key_only_when_enterprise_is_on():
+    pinned = {"root-token": "r"}
+    inline = {"platform": "local", "enterprise_enabled": True, "enterprise_license_key": "LICENSE"}
+    assert filters.pachyderm_pinned_secret_data(inline, pinned) == {
+        "root-token": "r",
+        "enterprise-license-key": "LICENSE",
+    }
+    in_a_secret = {**inline, "enterprise_license_secret": "license"}
+    assert filters.pachyderm_pinned_secret_data(in_a_secret, pinned) == pinned
+    assert filters.pachyderm_pinned_secret_data({"platform": "local"}, pinned) == pinned
