@@ -18,6 +18,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 TLS_MODES = ("self_signed", "acme_http01", "acme_dns01", "existing_secret")
 DNS01_PROVIDERS = ("route53", "clouddns", "azuredns")
 API_VERSION = "cert-manager.io/v1"
@@ -43,7 +45,7 @@ DNS01_KEYS = {
 }
 
 
-class CertManagerConfigError(ValueError):
+class CertManagerConfigError(InputError):
     """Bad cert_manager variables; the message names the variable, the value and the fix."""
 
 

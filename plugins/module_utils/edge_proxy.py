@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 # Backends of the envoy_config description, in the order users read them.
 BACKENDS = ("pachd_grpc", "s3", "oidc", "identity", "pachd_http", "metrics", "console")
 SERVICE_MANAGERS = ("systemd", "none")
@@ -22,7 +24,7 @@ _HOSTNAME = re.compile(
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class EdgeProxyInputError(ValueError):
+class EdgeProxyInputError(InputError):
     """A role variable the edge proxy cannot work with; the message names it and the fix."""
 
 

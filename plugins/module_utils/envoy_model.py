@@ -14,10 +14,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 MIB = 1024 * 1024
 
 
-class EnvoyConfigError(Exception):
+class EnvoyConfigError(InputError):
     """A description that cannot become a correct proxy; the message names field, value and fix."""
 
 

@@ -23,12 +23,14 @@ import shutil
 import tarfile
 import tempfile
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 REPO_SCHEMES = ("https://", "http://", "file://")
 CHART_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
 
 
-class ChartError(ValueError):
+class ChartError(InputError):
     """A chart that cannot be used as named; the message names the variable and the fix."""
 
 

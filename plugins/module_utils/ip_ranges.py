@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 EXAMPLES = "write a CIDR such as 192.168.10.0/24 or a range such as 192.168.10.10-192.168.10.20"
 
 
-class RangeError(ValueError):
+class RangeError(InputError):
     """A bad range, with the variable path, the bad value and the fix in its message."""
 
 

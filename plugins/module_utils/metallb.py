@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 from ansible_collections.oneport.pachyderm.plugins.module_utils.ip_ranges import (
     RangeError,
     check_no_overlaps,
@@ -60,7 +61,7 @@ BGP_AD_FIELDS = {
 }
 
 
-class MetalLBConfigError(ValueError):
+class MetalLBConfigError(InputError):
     """Bad MetalLB variables; the message names the variable, the value and the fix."""
 
 

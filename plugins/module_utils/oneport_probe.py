@@ -20,6 +20,8 @@ import urllib.parse
 from dataclasses import asdict, dataclass
 from xml.etree import ElementTree
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 try:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -51,7 +53,7 @@ S3_NAMESPACE = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 MAX_BODY = 256 * 1024
 
 
-class ProbeInputError(ValueError):
+class ProbeInputError(InputError):
     """An option the probes cannot work with; the message names it and the fix."""
 
 

@@ -28,6 +28,7 @@ import tempfile
 import uuid
 from typing import Any, Dict, Optional
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 from ansible_collections.oneport.pachyderm.plugins.module_utils.pachd_address import (
     PachdAddressError,
     parse_pachd_address,
@@ -58,7 +59,7 @@ SECRET_FIELDS = ("session_token",)
 CONTEXT_SOURCES = {"NONE": 0, "CONFIG_V1": 1, "HUB": 2, "IMPORTED": 3}
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A config file or input pachctl would refuse; nothing has been written."""
 
 

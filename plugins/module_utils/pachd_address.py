@@ -14,6 +14,8 @@ import ipaddress
 import re
 from typing import NamedTuple, Optional
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 DEFAULT_PACHD_PORT = 30650
 """pachd's NodePort; pachctl uses it whenever an address has no port, whatever the scheme."""
 
@@ -28,7 +30,7 @@ _HOST_BYTES = frozenset(
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
-class PachdAddressError(ValueError):
+class PachdAddressError(InputError):
     """An address pachctl would refuse; the message names the field, the value and the fix."""
 
 

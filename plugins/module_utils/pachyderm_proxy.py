@@ -23,6 +23,7 @@ import json
 import re
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_config, envoy_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 PROXY_CONFIG_MODES = ("collection", "chart")
 
@@ -106,7 +107,7 @@ def mode(inputs: dict) -> str:
     """`collection` (the collection's configuration) or `chart` (the chart's own envoy.json)."""
     value = _get(inputs, "proxy_config", "collection")
     if value not in PROXY_CONFIG_MODES:
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_config is {value!r}; choose collection (the collection's Envoy configuration) "
             "or chart (the chart's own envoy.json)"
         )
@@ -118,7 +119,7 @@ def quantity_bytes(value, variable: str) -> int:
     text = str(value).strip() if not isinstance(value, bool) else ""
     match = _QUANTITY.match(text)
     if not match or int(match.group(1)) == 0:
-        raise ValueError(
+        raise InputError(
             f"{variable} is {value!r}; give a memory quantity such as 1280Mi or 2Gi (or a number of bytes)"
         )
     return int(match.group(1)) * _UNITS[match.group(2)]
@@ -138,7 +139,7 @@ def memory(inputs: dict) -> dict:
     else:
         heap = quantity_bytes(given, "pachyderm_proxy_max_heap")
         if heap > ceiling:
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_proxy_max_heap is {given!r} ({_mib(heap)}), more than "
                 f"{int(HEAP_SHARE * 100)}% of "
                 f"pachyderm_proxy_memory_limit ({_get(inputs, 'proxy_memory_limit', '1280Mi')}, so at most "
@@ -158,7 +159,7 @@ def memory(inputs: dict) -> dict:
     )
     if heap < 8 * stream_worst:
         needed = -(-10 * stream_worst // MIB)  # 8 streams / 0.8, in MiB, rounded up
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_memory_limit is {_get(inputs, 'proxy_memory_limit', '1280Mi')!r}: its heap "
             f"({_mib(heap)}) holds fewer than 8 streams at their worst case ({_mib(stream_worst)} each: "
             "a full window from each side and a buffer each way); raise it to at least "
@@ -170,11 +171,11 @@ def memory(inputs: dict) -> dict:
 def _limits_overrides(inputs: dict) -> dict:
     limits = _get(inputs, "proxy_limits", {}) or {}
     if not isinstance(limits, dict):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_limits is {limits!r}; give a mapping such as {{stream_window_bytes: 67108864}}"
         )
     if "max_heap_bytes" in limits:
-        raise ValueError(
+        raise InputError(
             "pachyderm_proxy_limits.max_heap_bytes is set; the heap limit follows the container's memory: "
             "set pachyderm_proxy_max_heap (at most 80% of pachyderm_proxy_memory_limit) instead"
         )
@@ -202,14 +203,14 @@ def acme_solver(inputs: dict):
     given = _get(inputs, "proxy_acme_solver", {}) or {}
     if tls_mode(inputs) != "acme_http01":
         if given:
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_proxy_acme_solver is {given!r} but pachyderm_tls (oneport_tls) is "
                 f"{tls_mode(inputs)!r}: the ACME HTTP-01 route needs an ACME issuer that solves HTTP-01; set "
                 "oneport_tls: acme_http01 or remove pachyderm_proxy_acme_solver"
             )
         return None
     if given and not isinstance(given, dict):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_acme_solver is {given!r}; give a mapping {{host: <Service>, port: <port>}} or "
             "leave it empty for cert-manager's solver pods"
         )
@@ -289,7 +290,7 @@ def model(inputs: dict) -> envoy_model.ProxyModel:
     try:
         return envoy_model.parse_description(description(inputs))
     except envoy_model.EnvoyConfigError as error:
-        raise ValueError(_role_message(error)) from None
+        raise InputError(_role_message(error)) from None
 
 
 def config_files(inputs: dict) -> dict:
@@ -313,12 +314,12 @@ def chart_values(inputs: dict) -> dict:
     repository = str(_get(inputs, "proxy_image", ENVOY_IMAGE)).strip()
     tag = str(_get(inputs, "proxy_image_tag", "")).strip() or f"distroless-v{ENVOY_VERSION}"
     if not _IMAGE_REPOSITORY.match(repository):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_image is {repository!r}; give an image repository such as {ENVOY_IMAGE} "
             "or your registry's mirror of it (registry.example.com/envoyproxy/envoy), without a tag"
         )
     if not _IMAGE_TAG.match(tag):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_image_tag is {tag!r}; give a tag such as distroless-v{ENVOY_VERSION} (or leave "
             "it empty for the Envoy release the configuration is validated with)"
         )

@@ -16,6 +16,7 @@ import secrets as _secrets
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import lb_annotations as lb
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
 TLS_MODES = ("off", "self_signed", "acme_http01", "acme_dns01", "existing_secret")
@@ -82,21 +83,21 @@ def _bool(inputs: dict, name: str, default: bool = False) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
         return value.lower() in ("true", "yes", "1")
-    raise ValueError(f"pachyderm_{name} must be true or false, got {value!r}")
+    raise InputError(f"pachyderm_{name} must be true or false, got {value!r}")
 
 
 def _choice(inputs: dict, name: str, choices, default):
     value = _get(inputs, name, default)
     if value not in choices:
         listed = ", ".join(repr(c) if c == "" else str(c) for c in choices)
-        raise ValueError(f"pachyderm_{name} is {value!r}, which is not supported; use one of: {listed}")
+        raise InputError(f"pachyderm_{name} is {value!r}, which is not supported; use one of: {listed}")
     return value
 
 
 def _secret_name(inputs: dict, name: str) -> str:
     value = str(_get(inputs, name, "")).strip()
     if value and not K8S_NAME.match(value):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_{name} is {value!r}, which is not a valid Secret name; use lower-case letters, "
             "digits, '-' and '.'"
         )
@@ -134,36 +135,36 @@ def proxy_host(inputs: dict) -> str:
     """The external host name of the one port (optionally with a non-standard :port)."""
     raw = _get(inputs, "proxy_host", "")
     if not isinstance(raw, str):
-        raise ValueError(f"pachyderm_proxy_host must be a DNS name, got {raw!r}")
+        raise InputError(f"pachyderm_proxy_host must be a DNS name, got {raw!r}")
     host = raw.strip()
     if not host:
         if tls_enabled(inputs):
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_tls (oneport_tls) is {inputs.get('tls')!r} but pachyderm_proxy_host "
                 "(oneport_proxy_host) is empty; a certificate needs a host name: set "
                 "oneport_proxy_host, for example pachyderm.example.com, or set oneport_tls: off"
             )
         return ""
     if "://" in host or "/" in host:
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; give the bare host name without a "
             "scheme or path, for example pachyderm.example.com"
         )
     name, _colon, port = host.partition(":")
     if port and not (port.isdigit() and 0 < int(port) < 65536):
-        raise ValueError(f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; the port must be 1-65535")
+        raise InputError(f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; the port must be 1-65535")
     try:
         ipaddress.ip_address(name)
         is_ip = True
     except ValueError:
         is_ip = False
     if not is_ip and not DNS_NAME.match(name):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}, which is not a valid DNS name; "
             "use lower-case letters, digits, '-' and dots, for example pachyderm.example.com"
         )
     if is_ip and _get(inputs, "tls", "off") in ("acme_http01", "acme_dns01"):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_proxy_host (oneport_proxy_host) is the address {name!r}, but ACME issues "
             "certificates for DNS names only; use a host name"
         )
@@ -198,7 +199,7 @@ def legacy_ports(inputs: dict) -> dict:
     Service ports, the service type and the proxy configuration (pachyderm_proxy_config)."""
     ports = _get(inputs, "legacy_ports", {}) or {}
     if not isinstance(ports, dict):
-        raise ValueError(f"pachyderm_legacy_ports must be a mapping such as {{grpc: 30650}}, got {ports!r}")
+        raise InputError(f"pachyderm_legacy_ports must be a mapping such as {{grpc: 30650}}, got {ports!r}")
     collection = pachyderm_proxy.mode(inputs) == "collection"
     known = tuple(pachyderm_proxy.LEGACY) if collection else tuple(LEGACY_PORTS)
     kind = service_type(inputs)
@@ -211,22 +212,22 @@ def legacy_ports(inputs: dict) -> dict:
         port = _whole_number(given)
         if name not in known:
             more = "" if collection else " (pachd_http needs pachyderm_proxy_config: collection)"
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_legacy_ports has {name!r}; the legacy ports are: {', '.join(known)}{more}"
             )
         if port is False:
             port = 0
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"pachyderm_legacy_ports.{name} is {port!r}; use a port number (0 turns it off)")
+            raise InputError(f"pachyderm_legacy_ports.{name} is {port!r}; use a port number (0 turns it off)")
         if not port:
             continue
         if kind == "NodePort" and not 30000 <= port <= 32767:
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_legacy_ports.{name} is {port}, outside the NodePort range 30000-32767 "
                 "that a NodePort proxy Service uses for legacy ports"
             )
         if port in taken:
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_legacy_ports.{name} is {port}, which {taken[port]} already uses; "
                 "give each legacy port its own number"
             )
@@ -235,7 +236,7 @@ def legacy_ports(inputs: dict) -> dict:
         if name in LEGACY_PORTS:
             result[LEGACY_PORTS[name]] = port
     if opened and tls_enabled(inputs) and not collection:
-        raise ValueError(
+        raise InputError(
             f"pachyderm_legacy_ports opens {sorted(opened)} but TLS is on; the chart's own configuration "
             "(pachyderm_proxy_config: chart) serves legacy ports only in cleartext: use "
             "pachyderm_proxy_config: collection (legacy ports with TLS), remove pachyderm_legacy_ports, "
@@ -254,7 +255,7 @@ def _whole_number(value):
 def _node_port(inputs: dict, name: str, default: int) -> int:
     port = _whole_number(_get(inputs, name, default))
     if isinstance(port, bool) or not isinstance(port, int) or not 30000 <= port <= 32767:
-        raise ValueError(f"pachyderm_{name} is {port!r}; a node port must be in 30000-32767")
+        raise InputError(f"pachyderm_{name} is {port!r}; a node port must be in 30000-32767")
     return port
 
 
@@ -264,7 +265,7 @@ def load_balancer(inputs: dict) -> dict:
     ranges = lb.check_source_ranges(_get(inputs, "source_ranges", []))
     if kind != "LoadBalancer":
         if ranges:
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_source_ranges (oneport_source_ranges) is {ranges} but pachyderm_service_type is "
                 f"{kind}; a source-range allow-list applies only to a LoadBalancer: remove it or firewall "
                 "the nodes"
@@ -298,15 +299,15 @@ def storage_identity(inputs: dict) -> dict:
     gcp_sa = str(_get(inputs, "storage_gcp_service_account", "")).strip()
     backend = storage_backend(inputs)
     if role_arn and backend != "s3":
-        raise ValueError(
+        raise InputError(
             f"pachyderm_storage_aws_role_arn is set but pachyderm_storage_backend is {backend!r}"
         )
     if gcp_sa and backend != "gcs":
-        raise ValueError(
+        raise InputError(
             f"pachyderm_storage_gcp_service_account is set but pachyderm_storage_backend is {backend!r}"
         )
     if role_arn and not re.match(r"^arn:aws[-a-z]*:iam::\d{12}:role/.+$", role_arn):
-        raise ValueError(
+        raise InputError(
             f"pachyderm_storage_aws_role_arn is {role_arn!r}; use an IAM role ARN such as "
             "arn:aws:iam::123456789012:role/pachyderm"
         )
@@ -330,7 +331,7 @@ def _inline_storage_credentials(inputs: dict, backend: str) -> dict:
     given = [pairs[k] for k, v in found.items() if v]
     if given and len(given) != len(pairs):
         missing = [f"pachyderm_{pairs[k]}" for k, v in found.items() if not v]
-        raise ValueError(
+        raise InputError(
             f"storage credentials are incomplete: {', '.join('pachyderm_' + g for g in given)} set but "
             f"{', '.join(missing)} empty; give all of them or name a Secret in "
             "pachyderm_storage_credentials_secret"
@@ -345,18 +346,18 @@ def check_storage(inputs: dict) -> None:
         return
     bucket = str(_get(inputs, "storage_bucket", "")).strip()
     if not bucket:
-        raise ValueError(
+        raise InputError(
             f"pachyderm_storage_bucket is empty but pachyderm_storage_backend is {backend!r}; name the "
             "bucket (or Azure container) Pachyderm stores its data in"
         )
     if not re.match(r"^[a-z0-9][-a-z0-9._]{1,221}[a-z0-9]$", bucket):
-        raise ValueError(f"pachyderm_storage_bucket is {bucket!r}, which is not a valid bucket name")
+        raise InputError(f"pachyderm_storage_bucket is {bucket!r}, which is not a valid bucket name")
     if backend == "s3" and not str(_get(inputs, "storage_region", "")).strip():
-        raise ValueError("pachyderm_storage_region is empty; an S3 bucket needs its region, e.g. us-east-1")
+        raise InputError("pachyderm_storage_region is empty; an S3 bucket needs its region, e.g. us-east-1")
     if backend == "minio":
         endpoint = str(_get(inputs, "storage_endpoint", "")).strip()
         if not endpoint or "://" in endpoint or "/" in endpoint:
-            raise ValueError(
+            raise InputError(
                 f"pachyderm_storage_endpoint is {endpoint!r}; an S3-compatible store needs its endpoint as "
                 "host:port without a scheme, for example minio.storage.svc:9000"
             )
@@ -369,7 +370,7 @@ def check_storage(inputs: dict) -> None:
             "s3": "pachyderm_storage_aws_role_arn (IRSA), ",
             "gcs": "pachyderm_storage_gcp_service_account (Workload Identity), ",
         }.get(backend, "")
-        raise ValueError(
+        raise InputError(
             f"pachyderm_storage_backend is {backend!r} but no credentials are given; set "
             "pachyderm_storage_credentials_secret (a Secret with keys "
             f"{', '.join(STORAGE_SECRET_KEYS[backend])}), "
@@ -392,7 +393,7 @@ def storage_credentials(inputs: dict, secret_data: dict | None) -> dict:
         data = secret_data
         missing = [k for k in STORAGE_SECRET_KEYS[backend] if not data.get(k)]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"the Secret {name!r} named by pachyderm_storage_credentials_secret lacks the key(s) "
                 f"{', '.join(missing)}; add them (kubectl create secret generic {name} --from-literal=...)"
             )
@@ -455,17 +456,17 @@ def check_database(inputs: dict) -> None:
     host = str(_get(inputs, "database_host", "")).strip()
     cloudsql = str(_get(inputs, "database_cloudsql_connection_name", "")).strip()
     if not host and not cloudsql:
-        raise ValueError(
+        raise InputError(
             "pachyderm_database is 'external' but pachyderm_database_host is empty; give the PostgreSQL "
             "server's host name (RDS/Azure/on-prem endpoint) or pachyderm_database_cloudsql_connection_name"
         )
     if host and ("://" in host or "/" in host or " " in host):
-        raise ValueError(f"pachyderm_database_host is {host!r}; give a bare host name or address")
+        raise InputError(f"pachyderm_database_host is {host!r}; give a bare host name or address")
     port = _whole_number(_get(inputs, "database_port", 5432))
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"pachyderm_database_port is {port!r}; use a port number such as 5432")
+        raise InputError(f"pachyderm_database_port is {port!r}; use a port number such as 5432")
     if not _secret_name(inputs, "database_password_secret"):
-        raise ValueError(
+        raise InputError(
             "pachyderm_database is 'external' but pachyderm_database_password_secret is empty; store the "
             "database password in a Secret in the namespace and name it there"
         )
@@ -517,7 +518,7 @@ def check_enterprise(inputs: dict) -> None:
     """Enterprise features need a license key (inline, no_log) or an existing Secret holding it."""
     if not _bool(inputs, "enterprise_enabled"):
         if _get(inputs, "enterprise_license_key", "") or _get(inputs, "enterprise_license_secret", ""):
-            raise ValueError(
+            raise InputError(
                 "a license is given (pachyderm_enterprise_license_key or "
                 "pachyderm_enterprise_license_secret) but pachyderm_enterprise_enabled is false; "
                 "set it to true or drop the license"
@@ -525,7 +526,7 @@ def check_enterprise(inputs: dict) -> None:
         return
     _secret_name(inputs, "enterprise_license_secret")
     if not (_get(inputs, "enterprise_license_key", "") or _get(inputs, "enterprise_license_secret", "")):
-        raise ValueError(
+        raise InputError(
             "pachyderm_enterprise_enabled is true but there is no license: set "
             "pachyderm_enterprise_license_secret (a Secret with the key 'enterprise-license-key') or "
             "pachyderm_enterprise_license_key (from a vault)"
@@ -536,18 +537,18 @@ def auth_subjects(inputs: dict) -> dict:
     """pachAuthClusterRoleBindings from the allowed users and groups."""
     roles = _get(inputs, "allowed_roles", ["clusterAdmin"]) or []
     if not isinstance(roles, list) or not all(isinstance(r, str) and r.strip() for r in roles):
-        raise ValueError(f"pachyderm_allowed_roles must be a list of role names, got {roles!r}")
+        raise InputError(f"pachyderm_allowed_roles must be a list of role names, got {roles!r}")
     bindings: dict = {}
     for variable, kind in (("allowed_users", "user"), ("allowed_groups", "group")):
         entries = _get(inputs, variable, []) or []
         if not isinstance(entries, list):
-            raise ValueError(f"pachyderm_{variable} must be a list, got {entries!r}")
+            raise InputError(f"pachyderm_{variable} must be a list, got {entries!r}")
         for entry in entries:
             name = str(entry).strip()
             if name.startswith(f"{kind}:"):
                 name = name[len(kind) + 1 :]
             if not name or not SUBJECT.match(name):
-                raise ValueError(
+                raise InputError(
                     f"pachyderm_{variable} has {entry!r}; give a {kind} name without spaces, "
                     f"for example {'alice@example.com' if kind == 'user' else 'data-team'}"
                 )
@@ -559,26 +560,26 @@ def check_upstream_idps(inputs: dict) -> list:
     """Validated Dex connectors; client secrets must come from existing Secrets, never inline."""
     idps = _get(inputs, "upstream_idps", []) or []
     if not isinstance(idps, list):
-        raise ValueError(f"pachyderm_upstream_idps must be a list of connectors, got {idps!r}")
+        raise InputError(f"pachyderm_upstream_idps must be a list of connectors, got {idps!r}")
     seen = set()
     for index, idp in enumerate(idps):
         where = f"pachyderm_upstream_idps[{index}]"
         if not isinstance(idp, dict):
-            raise ValueError(f"{where} is {idp!r}; each connector is a mapping with id, name, type, config")
+            raise InputError(f"{where} is {idp!r}; each connector is a mapping with id, name, type, config")
         ident = str(idp.get("id", ""))
         if not IDP_ID.match(ident):
-            raise ValueError(f"{where}.id is {ident!r}; use lower-case letters, digits, '-' or '_'")
+            raise InputError(f"{where}.id is {ident!r}; use lower-case letters, digits, '-' or '_'")
         if ident in seen:
-            raise ValueError(f"{where}.id {ident!r} is used twice; connector ids must be unique")
+            raise InputError(f"{where}.id {ident!r} is used twice; connector ids must be unique")
         seen.add(ident)
         if idp.get("type") not in IDP_TYPES:
-            raise ValueError(f"{where}.type is {idp.get('type')!r}; use one of: {', '.join(IDP_TYPES)}")
+            raise InputError(f"{where}.type is {idp.get('type')!r}; use one of: {', '.join(IDP_TYPES)}")
         config = idp.get("config", {})
         if not isinstance(config, dict):
-            raise ValueError(f"{where}.config must be a mapping, got {config!r}")
+            raise InputError(f"{where}.config must be a mapping, got {config!r}")
         for key in ("clientSecret", "bindPW"):
             if key in config:
-                raise ValueError(
+                raise InputError(
                     f"{where}.config.{key} is given inline; keep it in a Secret and name it in "
                     f"{where}.secret: {{name: ..., key: ...}}"
                 )
@@ -588,7 +589,7 @@ def check_upstream_idps(inputs: dict) -> list:
             or not K8S_NAME.match(str(secret.get("name", "")))
             or not secret.get("key")
         ):
-            raise ValueError(f"{where}.secret is {secret!r}; give {{name: <Secret name>, key: <key in it>}}")
+            raise InputError(f"{where}.secret is {secret!r}; give {{name: <Secret name>, key: <key in it>}}")
     return idps
 
 
@@ -616,18 +617,18 @@ def check_exposure(inputs: dict) -> None:
     mock_default = environment(inputs) == "sandbox" and not _get(inputs, "upstream_idps", [])
     mock = _bool(inputs, "mock_idp", mock_default)
     if mock and environment(inputs) != "sandbox":
-        raise ValueError(
+        raise InputError(
             "pachyderm_mock_idp is true but pachyderm_environment is 'production'; the mock identity "
             "provider lets anyone log in as admin/password: configure pachyderm_upstream_idps and set "
             "pachyderm_mock_idp: false (it is allowed only for local and sandbox inventories)"
         )
     if mock and _get(inputs, "upstream_idps", []):
-        raise ValueError(
+        raise InputError(
             "pachyderm_mock_idp is true and pachyderm_upstream_idps is set; turn the mock IdP off"
         )
     auth = _bool(inputs, "auth_enabled", True)
     if not auth and environment(inputs) != "sandbox":
-        raise ValueError(
+        raise InputError(
             "pachyderm_auth_enabled is false in a production environment; Pachyderm authentication must "
             "stay on (set pachyderm_auth_enabled: true)"
         )
@@ -635,7 +636,7 @@ def check_exposure(inputs: dict) -> None:
     if lb.is_public(platform(inputs), service_type(inputs), internal):
         missing = [what for what, ok in (("TLS", tls_enabled(inputs)), ("authentication", auth)) if not ok]
         if missing and not _bool(inputs, "accept_public_exposure_risk"):
-            raise ValueError(
+            raise InputError(
                 f"the proxy gets a public {platform(inputs).upper()} load balancer without "
                 f"{' and '.join(missing)} (pachyderm_tls is {_get(inputs, 'tls', 'off')!r}, "
                 f"pachyderm_lb_internal is false); enable TLS (oneport_tls) with oneport_proxy_host, set "
@@ -657,7 +658,7 @@ def check_inputs(inputs: dict) -> dict:
     if tls_enabled(inputs):
         _secret_name(inputs, "tls_secret_name")
         if not _get(inputs, "tls_secret_name", ""):
-            raise ValueError("pachyderm_tls_secret_name is empty but TLS is on; name the proxy's TLS Secret")
+            raise InputError("pachyderm_tls_secret_name is empty but TLS is on; name the proxy's TLS Secret")
     check_storage(inputs)
     check_database(inputs)
     check_enterprise(inputs)
@@ -668,7 +669,7 @@ def check_inputs(inputs: dict) -> dict:
     if proxy_config == "collection":
         pachyderm_proxy.model(inputs)
     elif _get(inputs, "proxy_acme_solver", {}):
-        raise ValueError(
+        raise InputError(
             "pachyderm_proxy_acme_solver is set but pachyderm_proxy_config is chart; the chart's own "
             "configuration has no ACME route: use pachyderm_proxy_config: collection or remove it"
         )
@@ -800,7 +801,7 @@ def build_values(inputs: dict, pinned: dict, storage_secret_data: dict | None = 
     pinned_secret = _get(inputs, "pinned_secret_name", "pachyderm-oneport-pinned")
     missing = [k for k in pinned_keys(inputs) if not pinned.get(k)]
     if missing:
-        raise ValueError(f"pinned values missing: {', '.join(missing)} (internal error: call pin() first)")
+        raise InputError(f"pinned values missing: {', '.join(missing)} (internal error: call pin() first)")
     kind = service_type(inputs)
     balancer = load_balancer(inputs)
     service: dict = {"type": kind, "annotations": balancer["annotations"]}

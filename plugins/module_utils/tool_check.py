@@ -15,6 +15,7 @@ import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 from ansible_collections.oneport.pachyderm.plugins.module_utils.tool_downloads import LAYOUT
 
 BINARIES = tuple(sorted(name for name, layout in LAYOUT.items() if layout["install"] == "binary"))
@@ -53,7 +54,7 @@ def check_tools(bin_dir, tools, helm_plugins=(), helm_plugins_dir=None):
     """
     unknown = [name for name in tools if name not in BINARIES]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"tools has {', '.join(unknown)}; the tools with a version command are {', '.join(BINARIES)}"
         )
     paths = {name: os.path.join(bin_dir, name) for name in tools}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 # Upstream layout per tool: path below the base URL, the member to install from the archive
 # (None: the download is the binary itself), how it is installed and, for a binary, the arguments of
 # the version command that shows it runs (plugins/module_utils/tool_check.py).
@@ -45,7 +47,7 @@ URL_SCHEMES = ("https://", "http://", "file://")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class DownloadConfigError(ValueError):
+class DownloadConfigError(InputError):
     """Bad prerequisites variables; the message names the variable, the value and the fix."""
 
 

@@ -18,6 +18,8 @@ import stat
 
 import yaml
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
 # Kinds without a namespace that charts commonly render.
 CLUSTER_SCOPED_KINDS = frozenset(
     {
@@ -97,7 +99,7 @@ def diff_command(
     """The argv of `helm diff upgrade` for a release; a values file "-" is read from stdin."""
     for field, value in (("release", release), ("chart", chart), ("namespace", namespace), ("helm", helm)):
         if not isinstance(value, str) or not value:
-            raise ValueError(f"helm_diff_command: {field} must be a non-empty string, got {value!r}")
+            raise InputError(f"helm_diff_command: {field} must be a non-empty string, got {value!r}")
     argv = [helm, "diff", "upgrade", release, chart, "--namespace", namespace, *DIFF_FLAGS]
     for path in values_files or ():
         argv += ["--values", str(path)]
