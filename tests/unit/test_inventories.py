@@ -161,7 +161,7 @@ def test_inventory_metallb_objects_fit_the_crds(inventory, reference_dir):
     import jsonschema
 
     schemas = crd_schemas(reference_dir / "crds" / "metallb-v0.16.1")
-    objects = role_plan(inventory, "metallb", "validate.yml", "metallb_objects")
+    objects = role_plan(inventory, "metallb", "validate.yml", "_metallb_objects")
     assert objects
     for obj in objects:
         jsonschema.Draft7Validator(schemas[(obj["apiVersion"], obj["kind"])]).validate(obj)
@@ -174,7 +174,7 @@ def test_inventory_cert_manager_objects_fit_the_crds(inventory, reference_dir):
     import jsonschema
 
     schemas = crd_schemas(reference_dir / "crds" / "cert-manager-v1.21.1")
-    plan = role_plan(inventory, "cert_manager", "validate.yml", "cert_manager_plan")
+    plan = role_plan(inventory, "cert_manager", "validate.yml", "_cert_manager_plan")
     objects = plan["issuers"] + ([plan["certificate"]] if plan.get("certificate") else [])
     assert objects
     for obj in objects:
