@@ -46,7 +46,7 @@ integration: setup ## integration tests with real processes (tests/integration)
 	$(PY) tools/testrun.py --only integration
 
 .PHONY: build
-build: setup ## build the collection tarball into dist/
+build: setup ## build the collection tarball into dist/ and check it with galaxy-importer as Galaxy would
 	$(PY) tools/testrun.py --only build
 
 .PHONY: test

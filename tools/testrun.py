@@ -8,6 +8,8 @@ run ends with one line, `summary: N passed, N failed`, and exits non-zero if any
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -57,6 +59,30 @@ def install_pip_bootstrap(ansible_test_dir: Path) -> None:
     shutil.copyfile(ROOT / "tools" / "ansible_test_get_pip.py", target)
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("ONEPORT_CACHE", Path.home() / ".cache" / "oneport"))
+
+
+def cached_venv(venv: Path, install: list[str], purpose: str) -> str:
+    """The Python of a virtual environment in the per-user cache, created with ``pip install *install`` once.
+
+    A lock beside it keeps two runs from building the same environment at once; a half-built one
+    (no ``.complete``) is built again.
+    """
+    python = venv / "bin" / "python"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (venv / ".complete").exists():
+            return str(python)
+        print(f"    creating the {purpose} environment {venv} (first run only)", flush=True)
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *install], check=True)
+        (venv / ".complete").touch()
+    return str(python)
+
+
 def sanity_python() -> str:
     """A Python environment with ansible-core and every sanity test's pinned requirements.
 
@@ -70,23 +96,15 @@ def sanity_python() -> str:
 
     core = version("ansible-core")
     install_pip_bootstrap(Path(ansible_test.__file__).parent)
-    cache = Path(os.environ.get("ONEPORT_CACHE", Path.home() / ".cache" / "oneport"))
-    venv = cache / "sanity-venv" / f"ansible-core-{core}-py{sys.version_info.major}.{sys.version_info.minor}"
-    python = venv / "bin" / "python"
-    if (venv / ".complete").exists():
-        return str(python)
+    python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    venv = cache_dir() / "sanity-venv" / f"ansible-core-{core}-py{python_version}"
     requirements = sorted(
         (Path(ansible_test.__file__).parent / "_data" / "requirements").glob("sanity.*.txt")
     )
-    print(f"    creating the sanity environment {venv} (first run only)", flush=True)
-    shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    args = [str(python), "-m", "pip", "install", "--quiet", f"ansible-core=={core}"]
+    install = [f"ansible-core=={core}"]
     for req in requirements:
-        args += ["-r", str(req)]
-    subprocess.run(args, check=True)
-    (venv / ".complete").touch()
-    return str(python)
+        install += ["-r", str(req)]
+    return cached_venv(venv, install, "sanity")
 
 
 def tracked_files(root: Path) -> list[str]:
@@ -151,6 +169,61 @@ def galaxy_build() -> int:
     )
 
 
+GALAXY_IMPORTER_REQUIREMENTS = ROOT / "requirements-galaxy-importer.txt"
+
+
+def galaxy_importer_python() -> str:
+    """galaxy-importer in an environment of its own (it pins attrs<24, the development one cannot).
+
+    Created once per requirements file and Python version in the per-user cache, as the sanity one.
+    """
+    key = hashlib.sha256(GALAXY_IMPORTER_REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:16]
+    venv = cache_dir() / "galaxy-importer-venv" / key
+    return cached_venv(venv, ["-r", str(GALAXY_IMPORTER_REQUIREMENTS)], "galaxy-importer")
+
+
+def importer_errors(output: str) -> list[str]:
+    """The ERROR and CRITICAL lines of galaxy-importer's log (it exits 0 when only they report a failure)."""
+    return [line for line in output.splitlines() if line.startswith(("ERROR:", "CRITICAL:"))]
+
+
+def galaxy_importer() -> int:
+    """galaxy-importer on the built tarball, as Galaxy and Automation Hub check an upload.
+
+    Its settings are tools/galaxy-importer.cfg (its ansible-lint run is off: `make lint` runs
+    ansible-lint). The stage fails when the import fails or its log has an ERROR line; its log is
+    kept in tests/output/galaxy-importer.log.
+    """
+    tarballs = sorted((ROOT / "dist").glob("oneport-pachyderm-*.tar.gz"))
+    if len(tarballs) != 1:
+        print(f"    {len(tarballs)} collection tarballs in dist/, not one: the build stage makes it")
+        return 1
+    python = galaxy_importer_python()
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_CONFIG"):
+        env.pop(name, None)
+    # Its ansible-doc is the one of its own environment.
+    env["PATH"] = os.pathsep.join([str(Path(python).parent), env["PATH"]])
+    env["GALAXY_IMPORTER_CONFIG"] = str(ROOT / "tools" / "galaxy-importer.cfg")
+    with tempfile.TemporaryDirectory(prefix="oneport-galaxy-importer-") as tmp:
+        env["GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP"] = str(Path(tmp) / "ansible-tmp")
+        env["GALAXY_IMPORTER_TMP_ROOT_DIR"] = tmp
+        cmd = [python, "-m", "galaxy_importer.main", str(tarballs[0])]
+        print("    $ " + " ".join(cmd), flush=True)
+        # Run in the scratch directory: it writes importer_result.json into the working directory.
+        proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, check=False)
+    output = proc.stdout + proc.stderr
+    (OUTPUT / "galaxy-importer.log").write_text(output)
+    for line in output.splitlines():
+        if not line.startswith("Loading "):
+            print(f"    {line}", flush=True)
+    errors = importer_errors(output)
+    if errors:
+        print(f"    galaxy-importer logged {len(errors)} error(s); its log: tests/output/galaxy-importer.log")
+        return 1
+    return proc.returncode
+
+
 def collection_docs() -> int:
     """antsibull-docs' checks of every plugin's and role's documentation, as docs.ansible.com builds it."""
     collection = ROOT / ".build" / "collections" / "ansible_collections" / "oneport" / "pachyderm"
@@ -172,6 +245,7 @@ STAGES = [
     Stage("antsibull-docs lint-collection-docs", "lint", runner=collection_docs),
     Stage("ansible-test sanity", "sanity", runner=sanity),
     Stage("ansible-galaxy collection build", "build", runner=galaxy_build),
+    Stage("galaxy-importer", "build", runner=galaxy_importer),
     pytest_stage("unit tests", "unit", ["tests/unit"], ["--ignore=tests/unit/test_collection_build.py"]),
     pytest_stage("integration tests", "integration", ["tests/integration"]),
     Stage("molecule test -s sandbox", "molecule", runner=molecule_sandbox),
