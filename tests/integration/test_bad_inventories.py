@@ -14,29 +14,22 @@ something). The test asserts a non-zero exit, the message, and that no task repo
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import ansible_env, ansible_playbook
+from support.paths import REPO
+from support.playbook_runs import ansible_env, ansible_playbook
+from support.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 CASES_DIR = REPO / "tests" / "fixtures" / "bad_inventories"
 CASES = sorted(p for p in CASES_DIR.iterdir() if (p / "expected.yml").is_file()) if CASES_DIR.is_dir() else []
 
 
-def closed_loopback_port() -> int:
-    """A port nothing listens on: bind, read the number, close."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def unreachable_kubeconfig(tmp_path_factory) -> Path:
-    port = closed_loopback_port()
+    port = free_port()  # nothing listens there
     config = {
         "apiVersion": "v1",
         "kind": "Config",

@@ -9,10 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from envoy_harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
-from envoy_harness.envoy import Envoy
-from envoy_harness.proxies import start_reference
-from envoy_harness.s3 import S3Backend
+from support.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
+from support.envoy import Envoy
+from support.proxy import start_reference
+from support.s3 import S3Backend
 
 
 @pytest.hookimpl(wrapper=True)
@@ -73,7 +73,7 @@ def traffic(recorder, backends):
 @pytest.fixture(scope="session")
 def our_proxy(backend_ports, tmp_path_factory):
     """Our rendered config (cleartext, legacy ports on), pointed at the test backends."""
-    from envoy_harness.ours import start_ours
+    from support.proxy.ours import start_ours
 
     proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours"))
     yield proxy
@@ -88,13 +88,13 @@ def proxy(request):
 
 @pytest.fixture(scope="session")
 def test_ca():
-    from envoy_harness.tlsca import TestCA
+    from support.certs import TestCA
 
     return TestCA()
 
 
 def _tls_dir(test_ca, directory):
-    from envoy_harness.tlsca import install_pair
+    from support.certs import install_pair
 
     cert, key, serial = test_ca.issue()
     install_pair(directory, cert, key)
@@ -104,7 +104,7 @@ def _tls_dir(test_ca, directory):
 @pytest.fixture(scope="session")
 def tls_traffic(traffic, test_ca, tmp_path_factory):
     """The traffic context for TLS proxies: the test CA as file, PEM and ssl context."""
-    from envoy_harness.traffic import tls_context
+    from support.proxy.traffic import tls_context
 
     ca_file = test_ca.write_ca(tmp_path_factory.mktemp("ca"))
     return {
@@ -129,7 +129,7 @@ def reference_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory)
 @pytest.fixture(scope="session")
 def our_tls_proxy(backend_ports, test_ca, tmp_path_factory):
     """Our config with TLS on, legacy ports with TLS, and the ACME solver on port 80."""
-    from envoy_harness.ours import start_ours
+    from support.proxy.ours import start_ours
 
     tls_dir = tmp_path_factory.mktemp("ours-tls-certs")
     serial = _tls_dir(test_ca, tls_dir)
@@ -145,11 +145,11 @@ def tls_proxy(request):
     return request.getfixturevalue(request.param)
 
 
-# The in-cluster proxy as the pachyderm role deploys it (envoy_harness/deployed.py).
+# The in-cluster proxy as the pachyderm role deploys it (tests/support/proxy/deployed.py).
 @pytest.fixture(scope="session")
 def deployed_proxy(reference_dir, backend_ports, tmp_path_factory):
     """The role's in-cluster configuration (cleartext, legacy ports on), pointed at the test backends."""
-    from envoy_harness.deployed import deployed_files, start_deployed
+    from support.proxy.deployed import deployed_files, start_deployed
 
     files = deployed_files(reference_dir, tmp_path_factory.mktemp("deployed-render"), tls=False)
     proxy = start_deployed(files, backend_ports, tmp_path_factory.mktemp("deployed"))
@@ -161,7 +161,7 @@ def deployed_proxy(reference_dir, backend_ports, tmp_path_factory):
 @pytest.fixture(scope="session")
 def deployed_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory):
     """The role's in-cluster configuration with TLS from the Secret's mount, ACME, legacy ports with TLS."""
-    from envoy_harness.deployed import deployed_files, start_deployed
+    from support.proxy.deployed import deployed_files, start_deployed
 
     files = deployed_files(reference_dir, tmp_path_factory.mktemp("deployed-tls-render"), tls=True)
     tls_dir = tmp_path_factory.mktemp("deployed-tls-certs")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from envoy_harness.deployed import DEPLOYED_LEGACY, deployed_files, render_inputs, validate
-from envoy_harness.tlsca import install_pair
-from envoy_harness.traffic import http_get, marker, raw_request, who_got
+from support.certs import install_pair
+from support.proxy.deployed import DEPLOYED_LEGACY, deployed_files, render_inputs, validate
+from support.proxy.traffic import http_get, marker, raw_request, who_got
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 

@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from support.kubectl import kubectl_json
 
 from tools.sandbox.cluster import SERVICE_CIDR
 
@@ -39,10 +40,6 @@ def run(sandbox, *cmd: str, stdin: str | None = None, check: bool = True) -> sub
             f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
         )
     return result
-
-
-def kubectl_json(sandbox, *args: str) -> dict:
-    return json.loads(run(sandbox, "kubectl", *args, "-o", "json").stdout)
 
 
 def apply(sandbox, manifest: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -21,11 +21,13 @@ import json
 import subprocess
 from pathlib import Path
 
-from .envoy import Envoy, envoy_binary, free_port
-from .proxies import Proxy
-from .reference import point_clusters_at
+from support.envoy import Envoy
+from support.envoy import validate as envoy_validate
+from support.paths import REPO
+from support.ports import free_port
+from support.proxy import Proxy
+from support.proxy.reference import point_clusters_at
 
-REPO = Path(__file__).resolve().parents[4]
 CONFIG_DIR = "/etc/envoy"
 TLS_DIR = "/tls"
 
@@ -88,13 +90,7 @@ def validate(
     bootstrap, _ports = localize(files, workdir, None, tls_dir)
     path = Path(workdir) / "validate.json"
     path.write_text(json.dumps(bootstrap))
-    return subprocess.run(
-        [envoy_binary(), "--mode", "validate", "--log-level", "error", "-c", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return envoy_validate(path, "--log-level", "error")
 
 
 def start_deployed(

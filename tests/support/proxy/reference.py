@@ -12,6 +12,8 @@ import copy
 import json
 from pathlib import Path
 
+from support.ports import free_port
+
 
 def _walk(node, visit):
     if isinstance(node, dict):
@@ -77,4 +79,25 @@ def reference_bootstrap(reference_dir: Path, backends: dict[str, int], tls_dir: 
                 source["watched_directory"] = {"path": str(tls_dir)}
 
         _walk(config, visit)
+    return config
+
+
+def probe_bootstrap(reference_dir: Path, backends: dict[str, int]) -> dict:
+    """The chart's envoy.json reduced to the one port, for tests that decide which backend is up.
+
+    Only the one port's listener (`proxy-http`, port 0: read it from `Envoy.listener_ports()`) is kept;
+    each cluster is a static loopback endpoint at backends[cluster] (an unused port when the test starts
+    no backend for it), and active health checks are dropped.
+    """
+    config = json.loads((reference_dir / "pachyderm" / "envoy.json").read_text())
+    names = [cluster["name"] for cluster in config["static_resources"]["clusters"]]
+    config = reference_bootstrap(reference_dir, {name: backends.get(name) or free_port() for name in names})
+    config["admin"].pop("access_log", None)
+    listeners = config["static_resources"]["listeners"]
+    config["static_resources"]["listeners"] = [lst for lst in listeners if lst["name"] == "proxy-http"]
+    for cluster in config["static_resources"]["clusters"]:
+        cluster.pop("health_checks", None)
+        cluster["type"] = "static"
+        for key in ("dns_lookup_family", "dns_refresh_rate", "dns_failure_refresh_rate"):
+            cluster.pop(key, None)
     return config

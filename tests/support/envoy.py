@@ -1,4 +1,4 @@
-"""Start the pinned Envoy on a bootstrap, wait until it is ready, stop it, keep its log."""
+"""The pinned Envoy: start it on a bootstrap, wait until it is ready, stop it, keep its log; validate."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,25 +13,49 @@ from typing import ClassVar
 
 import requests
 
-REPO = Path(__file__).resolve().parents[4]
+from support.paths import bin_tool
+
+MISSING = "envoy not found: run `make setup` (it links the pinned Envoy into bin/)"
+
+
+def find_envoy() -> str:
+    """The pinned Envoy from `make setup` (bin/envoy), else the one on PATH, else ''."""
+    pinned = bin_tool("envoy")
+    return str(pinned) if pinned.exists() else (shutil.which("envoy") or "")
 
 
 def envoy_binary() -> str:
-    """The pinned Envoy from `make setup` (bin/envoy), else the one on PATH."""
-    pinned = REPO / "bin" / "envoy"
-    if pinned.exists():
-        return str(pinned)
-    found = shutil.which("envoy")
+    """The pinned Envoy from `make setup` (bin/envoy), else the one on PATH; missing, an error says so."""
+    found = find_envoy()
     if not found:
-        raise RuntimeError("envoy not found: run `make setup` (it links the pinned Envoy into bin/)")
+        raise RuntimeError(MISSING)
     return found
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def validate(config_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`envoy --mode validate` on a bootstrap file: everything a server would load, nothing bound."""
+    return subprocess.run(
+        [envoy_binary(), "--mode", "validate", "--disable-hot-restart", *extra, "-c", str(config_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def wait_ready(admin_url: str, timeout: float, process=None, log=lambda: "") -> None:
+    """Poll Envoy's admin /ready until it answers LIVE; a dead process or the deadline raise with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise EnvoyFailed(f"envoy exited with {process.returncode}:\n{log()}")
+        try:
+            if requests.get(admin_url + "/ready", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise EnvoyFailed(f"envoy not ready after {timeout}s:\n{log()}")
 
 
 class EnvoyFailed(RuntimeError):
@@ -93,21 +116,15 @@ class Envoy:
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while not self.admin_url and time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise EnvoyFailed(f"envoy exited with {self.process.returncode}:\n{self.log()}")
-            if not self.admin_url and self.admin_address_path.exists():
+            if self.admin_address_path.exists():
                 address = self.admin_address_path.read_text().strip()
                 if address:
                     self.admin_url = f"http://{address}"
-            if self.admin_url:
-                try:
-                    if requests.get(self.admin_url + "/ready", timeout=2).status_code == 200:
-                        return
-                except requests.RequestException:
-                    pass
             time.sleep(0.1)
-        raise EnvoyFailed(f"envoy not ready after {timeout}s:\n{self.log()}")
+        wait_ready(self.admin_url, max(deadline - time.monotonic(), 0.1), self.process, self.log)
 
     def admin(self, path: str) -> str:
         response = requests.get(self.admin_url + path, timeout=10)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-TABLE = Path(__file__).resolve().parents[4] / "docs" / "envoy-parity.md"
+from support.paths import REPO
+
+TABLE = REPO / "docs" / "envoy-parity.md"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import REPO
+
 LOCAL_INVENTORY = REPO / "inventories" / "local"
 # The cluster host of inventories/local (the sandbox) and of the one-cluster inventories tests write.
 CLUSTER = "sandbox"

@@ -13,7 +13,7 @@ import uuid
 import grpc
 import requests
 
-from .backends import CLIENT_STREAM, SERVER_STREAM, UNARY, Recorder
+from support.backends import CLIENT_STREAM, SERVER_STREAM, UNARY, Recorder
 
 
 def marker() -> str:

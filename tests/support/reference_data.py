@@ -9,17 +9,12 @@ that the MetalLB and cert-manager charts install.
 from __future__ import annotations
 
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tools.sandbox import chart_repo  # noqa: E402
+from tools.sandbox import chart_repo
 
 PACHYDERM_FILES = (
     "Chart.yaml",
@@ -39,11 +34,6 @@ CRD_CHARTS = {
         {"cert-manager.io", "acme.cert-manager.io"},
     ),
 }
-
-
-def find_reference_dir() -> Path | None:
-    """ONEPORT_REFERENCE_DIR, else ../shared/reference beside the checkout, else None (decided once)."""
-    return chart_repo.reference_dir()
 
 
 def assemble_from_charts(dest: Path, helm: str = "helm") -> Path:

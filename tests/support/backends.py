@@ -3,7 +3,11 @@
 Each backend speaks its real protocol (gRPC over HTTP/2, the S3 REST protocol through moto, HTTP and
 websockets), so a request that Envoy routed to the wrong place, or altered on the way, fails or shows
 up in the wrong backend's record. Envoy's own health checks (user agent `Envoy/HC`) are answered but
-not recorded.
+not recorded. A backend started without a recorder records nothing.
+
+pachd itself cannot run here: GrpcBackend stands in for its gRPC face as far as the probes need it
+(the standard health service and the two calls `pachctl version` makes), and `console_page_backend`
+and `dex_backend` answer the documents the console and Dex probes read.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ SERVICE = "oneport.test.Probe"
 UNARY = f"/{SERVICE}/Echo"
 SERVER_STREAM = f"/{SERVICE}/Ticks"
 CLIENT_STREAM = f"/{SERVICE}/Upload"
+
+PACHD_VERSION = (2, 12, 2)
+CLUSTER_ID = "oneport-test-cluster"
+DEPLOYMENT_ID = "oneport-test-deployment"
+CONSOLE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Pachyderm Console</title></head><body>console</body></html>"
+)
 
 
 @dataclass
@@ -64,6 +75,16 @@ class Recorder:
             ]
 
 
+class _NoRecord(Recorder):
+    """For a backend that only has to answer: keeps nothing."""
+
+    def add(self, hit: Hit) -> None:
+        pass
+
+
+NO_RECORD = _NoRecord()
+
+
 def is_health_check(headers) -> bool:
     return str(headers.get("user-agent", "")).startswith("Envoy/HC")
 
@@ -72,16 +93,34 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
+def _protobuf_string(field_number: int, text: str) -> bytes:
+    data = text.encode()
+    return bytes([(field_number << 3) | 2, len(data)]) + data
+
+
+def _get_version(_request, _context) -> bytes:
+    """versionpb_v2.Version{major, minor, micro}: fields 1-3, varints."""
+    major, minor, micro = PACHD_VERSION
+    return bytes([0x08, major, 0x10, minor, 0x18, micro])
+
+
+def _inspect_cluster(_request, _context) -> bytes:
+    """admin_v2.ClusterInfo{id, deployment_id}: fields 1 and 2, strings."""
+    return _protobuf_string(1, CLUSTER_ID) + _protobuf_string(2, DEPLOYMENT_ID)
+
+
 class GrpcBackend:
     """pachd's gRPC port: the standard health service plus unary, server- and client-streaming methods.
 
-    Messages are raw bytes (generic handlers), so no generated code is needed.
+    Messages are raw bytes (generic handlers), so no generated code is needed. The two calls
+    `pachctl version` makes (admin_v2.API/InspectCluster, versionpb_v2.API/GetVersion) are answered
+    with protobuf messages encoded by hand, field numbers as in Pachyderm's .proto files.
     `Echo` answers `<backend>:<request>`. `Ticks` takes JSON {"seconds": s, "interval": i} and sends one
     message every interval for s seconds. `Upload` returns the SHA-256 hex digest and size of all
     bytes received, as JSON.
     """
 
-    def __init__(self, recorder: Recorder, name: str = "pachd-grpc", port: int = 0):
+    def __init__(self, recorder: Recorder = NO_RECORD, name: str = "pachd-grpc", port: int = 0):
         self.recorder = recorder
         self.name = name
         self.requested_port = port
@@ -129,10 +168,19 @@ class GrpcBackend:
             "Ticks": grpc.unary_stream_rpc_method_handler(self._ticks, _identity, _identity),
             "Upload": grpc.stream_unary_rpc_method_handler(self._upload, _identity, _identity),
         }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-        health_servicer = health.HealthServicer()
-        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        pachd = {
+            "versionpb_v2.API": {"GetVersion": grpc.unary_unary_rpc_method_handler(_get_version)},
+            "admin_v2.API": {"InspectCluster": grpc.unary_unary_rpc_method_handler(_inspect_cluster)},
+        }
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(SERVICE, handlers),
+                *(grpc.method_handlers_generic_handler(name, methods) for name, methods in pachd.items()),
+            )
+        )
+        self.health = health.HealthServicer()
+        self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         self.port = server.add_insecure_port(f"127.0.0.1:{self.requested_port}")
         server.start()
         self.server = server
@@ -157,10 +205,17 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         if not is_health_check(headers):
             self.backend.recorder.add(Hit(self.backend.name, self.command, self.path, headers))
-        payload = json.dumps({"backend": self.backend.name, "path": self.path, "received": len(body)})
-        data = payload.encode()
+        if self.backend.routes is None:
+            payload = json.dumps({"backend": self.backend.name, "path": self.path, "received": len(body)})
+            content_type, data = "application/json", payload.encode()
+        else:
+            found = self.backend.document(self.path.split("?", 1)[0])
+            if found is None:
+                self.send_error(404)
+                return
+            content_type, data = found
         self.send_response(200)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
@@ -170,14 +225,25 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HttpBackend:
-    """A plain HTTP/1.1 service (Dex, the OIDC callback, pachd's HTTP API, metrics, an ACME solver)."""
+    """A plain HTTP/1.1 service (Dex, the OIDC callback, pachd's HTTP API, metrics, an ACME solver).
 
-    def __init__(self, recorder: Recorder, name: str, port: int = 0):
+    It answers every request with JSON naming itself, or, given routes (path prefix -> (content type,
+    body), a prefix ending in / matching below it), those fixed documents and 404 elsewhere.
+    """
+
+    def __init__(self, recorder: Recorder = NO_RECORD, name: str = "http", port: int = 0, routes=None):
         self.recorder = recorder
         self.name = name
         self.requested_port = port
+        self.routes: dict | None = routes
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
+
+    def document(self, path: str):
+        for prefix, found in self.routes.items():
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+                return found
+        return None
 
     def start(self) -> HttpBackend:
         handler = type(f"Handler_{self.name}", (_Handler,), {"backend": self})
@@ -260,3 +326,25 @@ class ConsoleBackend:
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(10)
             self._loop = None
+
+
+def console_page_backend() -> HttpBackend:
+    """The console's page and health endpoint, as the console probe reads them."""
+    routes = {"/": ("text/html; charset=utf-8", CONSOLE_PAGE), "/health": ("text/plain", b"ok")}
+    return HttpBackend(name="console", routes=routes)
+
+
+def dex_backend(issuer: str) -> HttpBackend:
+    """Dex's discovery document for the issuer, as the dex probe reads it."""
+    document = json.dumps(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": issuer + "/auth",
+            "token_endpoint": issuer + "/token",
+            "jwks_uri": issuer + "/keys",
+        }
+    ).encode()
+    return HttpBackend(
+        name="pachd-identity",
+        routes={"/dex/.well-known/openid-configuration": ("application/json", document)},
+    )

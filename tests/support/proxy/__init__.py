@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .envoy import Envoy
-from .reference import reference_bootstrap
+from support.envoy import Envoy
+from support.proxy.reference import reference_bootstrap
 
 # The chart's cluster names, which are also the names of the test backends.
 BACKEND_NAMES = (

@@ -17,7 +17,8 @@ import jinja2.meta
 import jinja2.sandbox
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import REPO
+
 AWX_DIR = REPO / "awx"
 
 

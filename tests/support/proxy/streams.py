@@ -7,7 +7,7 @@ import json
 import threading
 import time
 
-from .traffic import grpc_channel, grpc_ticks, grpc_upload
+from support.proxy.traffic import grpc_channel, grpc_ticks, grpc_upload
 
 
 class Background(threading.Thread):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .envoy import Envoy, free_port
-from .matrix import S3_HOST
-from .proxies import Proxy
+from support.envoy import Envoy
+from support.ports import free_port
+from support.proxy import Proxy
+from support.proxy.matrix import S3_HOST
 
 # The chart's cluster names (the test backends' names) -> the description's backend names.
 DESCRIPTION_BACKENDS = {

@@ -16,7 +16,7 @@ from email.utils import formatdate
 
 import requests
 
-from .traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
+from support.proxy.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
 
 # The host name our test proxies list in s3_hosts.
 S3_HOST = "s3.oneport.test"

@@ -1,4 +1,7 @@
-"""A throw-away certificate authority made by the test, and server certificates it signs."""
+"""A throw-away certificate authority made by the test, and server certificates it signs.
+
+tools/sandbox/pki.py keeps its own maker: tools never import the tests.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +25,13 @@ class TestCA:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self):
+    def __init__(self, common_name: str = "oneport test CA"):
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         self.cert = (
             x509.CertificateBuilder()
-            .subject_name(_name("oneport test CA"))
-            .issuer_name(_name("oneport test CA"))
+            .subject_name(_name(common_name))
+            .issuer_name(_name(common_name))
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
