@@ -130,22 +130,28 @@ def json_report(result: subprocess.CompletedProcess) -> dict:
     return json.loads(result.stdout)
 
 
+def task_results(report: dict):
+    """(task name, host, result) for every task result in the JSON report, in the order they ran."""
+    for play in report.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, result in task.get("hosts", {}).items():
+                yield task.get("task", {}).get("name", "?"), host, result
+
+
 def task_states(report: dict, host: str = CLUSTER) -> dict:
     """Each task's name (without its role's prefix) to what it did on ``host`` in the JSON report:
     "skipped", "changed", "failed" or "ok"; a task that ran more than once keeps its last state."""
     states = {}
-    for play in report.get("plays", []):
-        for task in play.get("tasks", []):
-            result = task.get("hosts", {}).get(host)
-            if result is None:
-                continue
-            name = task["task"]["name"].split(" : ", 1)[-1]
-            if result.get("skipped"):
-                states[name] = "skipped"
-            elif result.get("failed"):
-                states[name] = "failed"
-            else:
-                states[name] = "changed" if result.get("changed") else "ok"
+    for task_name, task_host, result in task_results(report):
+        if task_host != host:
+            continue
+        name = task_name.split(" : ", 1)[-1]
+        if result.get("skipped"):
+            states[name] = "skipped"
+        elif result.get("failed"):
+            states[name] = "failed"
+        else:
+            states[name] = "changed" if result.get("changed") else "ok"
     return states
 
 
