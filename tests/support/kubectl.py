@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 from support.paths import bin_tool
 
@@ -15,16 +16,19 @@ def _binary() -> str:
     return str(pinned) if pinned.exists() else (shutil.which("kubectl") or "kubectl")
 
 
-def kubectl(
-    cluster, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
+def on_cluster(
+    cluster,
+    command: str,
+    *args: str,
+    stdin: str | None = None,
+    check: bool = False,
+    timeout: float | None = 120,
 ) -> subprocess.CompletedProcess:
-    """Run kubectl on the cluster (anything with a `kubeconfig`, such as a Sandbox, or a kubeconfig path).
-
-    With check, a failure raises an AssertionError carrying kubectl's output.
-    """
+    """Run a kubeconfig-taking tool (kubectl, helm) on the cluster: anything with a `kubeconfig`, such as
+    a Sandbox, or a kubeconfig path. With check, a failure raises an AssertionError with the output."""
     kubeconfig = getattr(cluster, "kubeconfig", cluster)
     result = subprocess.run(
-        [_binary(), f"--kubeconfig={kubeconfig}", *args],
+        [command, f"--kubeconfig={kubeconfig}", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -32,10 +36,16 @@ def kubectl(
         check=False,
     )
     if check and result.returncode != 0:
-        raise AssertionError(
-            f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
+        shown = " ".join((Path(command).name, *args))
+        raise AssertionError(f"{shown} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def kubectl(
+    cluster, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """kubectl on the cluster (see on_cluster)."""
+    return on_cluster(cluster, _binary(), *args, stdin=stdin, check=check, timeout=timeout)
 
 
 def kubectl_out(cluster, *args: str) -> str:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from functools import partial
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from support.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
 from support.envoy import Envoy
 from support.proxy import start_reference
@@ -93,12 +89,16 @@ def test_ca():
     return TestCA()
 
 
-def _tls_dir(test_ca, directory):
+def _tls_proxy(test_ca, tmp_path_factory, name: str, start):
+    """start(tls_dir) with a certificate from the test CA in a kubelet-style directory of its own."""
     from support.certs import install_pair
 
+    tls_dir = tmp_path_factory.mktemp(f"{name}-certs")
     cert, key, serial = test_ca.issue()
-    install_pair(directory, cert, key)
-    return serial
+    install_pair(tls_dir, cert, key)
+    proxy = start(tls_dir)
+    proxy.tls_dir, proxy.serial = tls_dir, serial
+    return proxy
 
 
 @pytest.fixture(scope="session")
@@ -118,10 +118,9 @@ def tls_traffic(traffic, test_ca, tmp_path_factory):
 @pytest.fixture(scope="session")
 def reference_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory):
     """Pachyderm's envoy-tls.json with its certificate from a kubelet-style directory."""
-    tls_dir = tmp_path_factory.mktemp("reference-tls-certs")
-    serial = _tls_dir(test_ca, tls_dir)
-    proxy = start_reference(reference_dir, backend_ports, tmp_path_factory.mktemp("reference-tls"), tls_dir)
-    proxy.tls_dir, proxy.serial = tls_dir, serial
+    workdir = tmp_path_factory.mktemp("reference-tls")
+    start = partial(start_reference, reference_dir, backend_ports, workdir)
+    proxy = _tls_proxy(test_ca, tmp_path_factory, "reference-tls", start)
     yield proxy
     proxy.stop()
 
@@ -131,10 +130,8 @@ def our_tls_proxy(backend_ports, test_ca, tmp_path_factory):
     """Our config with TLS on, legacy ports with TLS, and the ACME solver on port 80."""
     from support.proxy.ours import start_ours
 
-    tls_dir = tmp_path_factory.mktemp("ours-tls-certs")
-    serial = _tls_dir(test_ca, tls_dir)
-    proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours-tls"), tls_dir=tls_dir)
-    proxy.tls_dir, proxy.serial = tls_dir, serial
+    workdir = tmp_path_factory.mktemp("ours-tls")
+    proxy = _tls_proxy(test_ca, tmp_path_factory, "ours-tls", partial(start_ours, backend_ports, workdir))
     yield proxy
     proxy.stop()
 
@@ -164,9 +161,9 @@ def deployed_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory):
     from support.proxy.deployed import deployed_files, start_deployed
 
     files = deployed_files(reference_dir, tmp_path_factory.mktemp("deployed-tls-render"), tls=True)
-    tls_dir = tmp_path_factory.mktemp("deployed-tls-certs")
-    serial = _tls_dir(test_ca, tls_dir)
-    proxy = start_deployed(files, backend_ports, tmp_path_factory.mktemp("deployed-tls"), tls_dir=tls_dir)
-    proxy.files, proxy.tls_dir, proxy.serial = files, tls_dir, serial
+    workdir = tmp_path_factory.mktemp("deployed-tls")
+    start = partial(start_deployed, files, backend_ports, workdir)
+    proxy = _tls_proxy(test_ca, tmp_path_factory, "deployed-tls", start)
+    proxy.files = files
     yield proxy
     proxy.stop()
