@@ -9,4 +9,5 @@
 - crd_schemas, reference_data: checks against the real CRDs and charts.
 - playbook_runs, awx_objects: the collection's playbooks and AWX objects run the way the tests need.
 - proxy: Pachyderm's reference proxy and ours, side by side, and the traffic sent through them.
+- golden: files a test compares a render with, regenerated on request.
 """

@@ -162,6 +162,28 @@ DEPLOYED_LEGACY = {
     "pachd_http": 30659,
 }
 
+# The pachyderm role's inputs (its variables without the pachyderm_ prefix) for in-cluster
+# configurations the tests validate with the pinned Envoy and keep as golden files
+# (tests/golden/envoy/in_cluster_<name>.yaml).
+INVENTORIES = {
+    "metallb": {"platform": "metallb"},
+    "self_signed": {
+        "platform": "metallb",
+        "tls": "self_signed",
+        "proxy_host": "pachyderm.example.com",
+        "tls_secret_name": "pachyderm-proxy-tls",
+    },
+    "acme_node_port_legacy_ports": {
+        "platform": "kind",
+        "tls": "acme_http01",
+        "proxy_host": "pachyderm.example.com",
+        "tls_secret_name": "pachyderm-proxy-tls",
+        "legacy_ports": DEPLOYED_LEGACY,
+        "proxy_memory_limit": "2Gi",
+        "proxy_xff_num_trusted_hops": 1,
+    },
+}
+
 
 def deployed_inputs(tls: bool) -> dict:
     from .matrix import S3_HOST
