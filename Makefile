@@ -41,6 +41,10 @@ sanity: setup ## ansible-test sanity from a temporary collection tree
 unit: setup ## unit tests (pytest, tests/unit)
 	$(PY) tools/testrun.py --only unit
 
+.PHONY: golden
+golden: setup ## rewrite tests/golden/ from the current renderers (review the diff, then commit it)
+	ONEPORT_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/unit/test_golden_envoy.py
+
 .PHONY: integration
 integration: setup ## integration tests with real processes (tests/integration)
 	$(PY) tools/testrun.py --only integration

@@ -1,13 +1,12 @@
-"""Fixtures shared by every test suite."""
+"""Fixtures shared by every test suite; the helpers themselves live in tests/support/."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from reference_data import assemble_from_charts, find_reference_dir
-
-REPO = Path(__file__).resolve().parent.parent
+from support.paths import REPO, bin_tool, find_reference_dir
+from support.reference_data import assemble_from_charts
 
 
 @pytest.fixture(scope="session")
@@ -17,9 +16,9 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_dir(tmp_path_factory) -> Path:
-    """The reference data (see tests/reference_data.py): found beside the checkout, or assembled."""
+    """The reference data (see tests/support/reference_data.py): found beside the checkout, or assembled."""
     found = find_reference_dir()
     if found is not None:
         return found
-    helm = REPO / "bin" / "helm"
+    helm = bin_tool("helm")
     return assemble_from_charts(tmp_path_factory.mktemp("reference"), str(helm) if helm.exists() else "helm")

@@ -4,7 +4,7 @@ Run with `make bench-proxy` (not part of `make test`). Every path goes client ->
 target on loopback, where the target is the gRPC backend itself (direct), the edge proxy's rendered
 config (edge), the in-cluster proxy's config exactly as the pachyderm role deploys it (deployed: the
 real chart's ConfigMap after the role's post-renderer, only its addresses moved to loopback, see
-tests/integration/envoy/envoy_harness/deployed.py), or the chart's envoy.json (reference). These
+tests/support/proxy/deployed.py), or the chart's envoy.json (reference). These
 kernels lack `tc netem`, so the link is a userspace relay
 (tools/emulated_link.py) that holds each chunk for half the round trip in each direction and, with
 `--rate`, also serialises it at a link's bandwidth. Its own cost is measured as direct-through-link at
@@ -33,19 +33,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "integration" / "envoy"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from emulated_link import EmulatedLink  # noqa: E402
-from envoy_harness.backends import GrpcBackend, Recorder  # noqa: E402
-from envoy_harness.deployed import localize, render_inputs  # noqa: E402
-from envoy_harness.envoy import Envoy, free_port  # noqa: E402
-from envoy_harness.ours import render  # noqa: E402
-from envoy_harness.proxies import BACKEND_NAMES  # noqa: E402
-from envoy_harness.reference import reference_bootstrap  # noqa: E402
-from envoy_harness.traffic import grpc_channel, grpc_upload  # noqa: E402
-from reference_data import assemble_from_charts, find_reference_dir  # noqa: E402
+from support.backends import GrpcBackend, Recorder  # noqa: E402
+from support.envoy import Envoy  # noqa: E402
+from support.paths import find_reference_dir  # noqa: E402
+from support.ports import free_port  # noqa: E402
+from support.proxy import BACKEND_NAMES  # noqa: E402
+from support.proxy.deployed import localize, render_inputs  # noqa: E402
+from support.proxy.ours import render  # noqa: E402
+from support.proxy.reference import reference_bootstrap  # noqa: E402
+from support.proxy.traffic import grpc_channel, grpc_upload  # noqa: E402
+from support.reference_data import assemble_from_charts  # noqa: E402
 
 CHUNK = 256 * 1024
 TARGET = 0.95

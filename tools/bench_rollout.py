@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from playbook_runs import ansible_env, sandbox_fleet_inventory  # noqa: E402
+from support.playbook_runs import ansible_env, sandbox_fleet_inventory  # noqa: E402
 
 from tools.sandbox import Sandbox  # noqa: E402
 

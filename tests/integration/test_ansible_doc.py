@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from support.paths import REPO
 
 
 def plugin_names(kind: str, suffix: str) -> list[str]:

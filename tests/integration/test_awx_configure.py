@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
-import awx_objects
+from support import awx_objects
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "awx" / "configure.yml"
 
 

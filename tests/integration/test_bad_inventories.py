@@ -1,10 +1,9 @@
 """Wrong inventories fail before anything changes, with a message that names the variable.
 
-Each case is a directory under tests/fixtures/bad_inventories/<case>/: an inventory (hosts.yml and
-group_vars/all.yml) and expected.yml with
-
-    playbook: playbooks/<x>.yml     # run from the repository root
-    message: <substring>            # the failure must contain it (name the variable)
+Each case is a row of bad_inventories.yml beside this file: the playbook to run (from the repository
+root), the message fragment the failure must contain (it names the variable and the fix), and the
+inventory's variables and hosts, from which the test writes hosts.yml and group_vars/all.yml into a
+temporary directory.
 
 The playbook runs for real with no cluster reachable: the kubeconfig points at a closed loopback
 port, so a role that touched the cluster before validating would fail differently (or change
@@ -14,29 +13,41 @@ something). The test asserts a non-zero exit, the message, and that no task repo
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import ansible_env, ansible_playbook
+from support.paths import REPO
+from support.playbook_runs import ansible_env, ansible_playbook, task_results
+from support.ports import free_port
 
-REPO = Path(__file__).resolve().parents[2]
-CASES_DIR = REPO / "tests" / "fixtures" / "bad_inventories"
-CASES = sorted(p for p in CASES_DIR.iterdir() if (p / "expected.yml").is_file()) if CASES_DIR.is_dir() else []
+TABLE = yaml.safe_load((Path(__file__).parent / "bad_inventories.yml").read_text())
+CASES = TABLE["cases"]
 
 
-def closed_loopback_port() -> int:
-    """A port nothing listens on: bind, read the number, close."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def with_bin_dir(value):
+    """The case's value with `$BIN` standing for the checkout's bin/."""
+    if isinstance(value, dict):
+        return {key: with_bin_dir(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_bin_dir(item) for item in value]
+    return value.replace("$BIN", str(REPO / "bin")) if isinstance(value, str) else value
+
+
+def build_inventory(case: dict, directory: Path) -> Path:
+    """The case's inventory as files: hosts.yml and group_vars/all.yml."""
+    hosts = case.get("hosts", "cluster")
+    hosts = TABLE["hosts"][hosts] if isinstance(hosts, str) else hosts
+    (directory / "group_vars").mkdir(parents=True)
+    (directory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    (directory / "group_vars" / "all.yml").write_text(yaml.safe_dump(with_bin_dir(case.get("vars") or {})))
+    return directory
 
 
 @pytest.fixture(scope="module")
 def unreachable_kubeconfig(tmp_path_factory) -> Path:
-    port = closed_loopback_port()
+    port = free_port()  # nothing listens there
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -54,26 +65,20 @@ def unreachable_kubeconfig(tmp_path_factory) -> Path:
 def failure_messages(report: dict) -> list:
     """Every failure message in an ansible-playbook JSON report, argument-spec details included."""
     messages = []
-    for play in report.get("plays", []):
-        for task in play.get("tasks", []):
-            for result in task.get("hosts", {}).values():
-                if result.get("failed") or result.get("unreachable"):
-                    messages.append(str(result.get("msg", "")))
-                    messages.extend(str(e) for e in result.get("argument_errors", []) or [])
+    for _task, _host, result in task_results(report):
+        if result.get("failed") or result.get("unreachable"):
+            messages.append(str(result.get("msg", "")))
+            messages.extend(str(e) for e in result.get("argument_errors", []) or [])
     return messages
 
 
 def changed_tasks(report: dict) -> list:
-    names = []
-    for play in report.get("plays", []):
-        for task in play.get("tasks", []):
-            for result in task.get("hosts", {}).values():
-                if result.get("changed"):
-                    names.append(task.get("task", {}).get("name", "?"))
-    return names
+    return [task for task, _host, result in task_results(report) if result.get("changed")]
 
 
-def run_playbook(case: Path, playbook: str, kubeconfig: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+def run_playbook(
+    inventory: Path, playbook: str, kubeconfig: Path, tmp_path: Path
+) -> subprocess.CompletedProcess:
     (tmp_path / "home").mkdir(exist_ok=True)
     env = ansible_env(
         tmp_path,
@@ -82,26 +87,27 @@ def run_playbook(case: Path, playbook: str, kubeconfig: Path, tmp_path: Path) ->
         KUBECONFIG=str(kubeconfig),
         HOME=str(tmp_path / "home"),
     )
-    return ansible_playbook(playbook, inventory=case, env=env, timeout=300)
+    return ansible_playbook(playbook, inventory=inventory, env=env, timeout=300)
 
 
 def test_there_are_bad_inventory_cases():
-    assert len(CASES) >= 12
+    assert len(CASES) >= 60
+    for name, case in CASES.items():
+        assert case["message"] and case["playbook"].startswith("playbooks/"), name
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_inventory_fails_before_any_change_naming_the_variable(case, unreachable_kubeconfig, tmp_path):
-    expected = yaml.safe_load((case / "expected.yml").read_text())
-    result = run_playbook(case, expected["playbook"], unreachable_kubeconfig, tmp_path)
-    assert result.returncode != 0, f"{case.name}: the playbook succeeded\n{result.stdout[-3000:]}"
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_inventory_fails_before_any_change_naming_the_variable(name, unreachable_kubeconfig, tmp_path):
+    expected = CASES[name]
+    inventory = build_inventory(expected, tmp_path / "inventory")
+    result = run_playbook(inventory, expected["playbook"], unreachable_kubeconfig, tmp_path)
+    assert result.returncode != 0, f"{name}: the playbook succeeded\n{result.stdout[-3000:]}"
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
-        pytest.fail(
-            f"{case.name}: no JSON report\nstdout:{result.stdout[-2000:]}\nstderr:{result.stderr[-2000:]}"
-        )
+        pytest.fail(f"{name}: no JSON report\nstdout:{result.stdout[-2000:]}\nstderr:{result.stderr[-2000:]}")
     messages = failure_messages(report)
     assert any(expected["message"] in m for m in messages), (
-        f"{case.name}: no failure mentions {expected['message']!r}; failures were: {messages}"
+        f"{name}: no failure mentions {expected['message']!r}; failures were: {messages}"
     )
-    assert changed_tasks(report) == [], f"{case.name}: tasks changed something before failing"
+    assert changed_tasks(report) == [], f"{name}: tasks changed something before failing"

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import CLUSTER, ansible_env, ansible_playbook, cluster_inventory
-from reference_data import assemble_from_charts, find_reference_dir
+from support.paths import REPO, find_reference_dir
+from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, cluster_inventory
+from support.ports import free_port
+from support.reference_data import assemble_from_charts
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-from tools.sandbox import chart_repo  # noqa: E402
-from tools.sandbox.cluster import free_port  # noqa: E402
+from tools.sandbox import chart_repo
 
 HELM = str(REPO / "bin" / "helm")
 

@@ -25,18 +25,15 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playbook_runs import run_playbook
-from probe_backends import (
-    GrpcHealthBackend,
-    envoy_binary,
-    free_port,
-    issue_certificate,
-    wait_ready,
-)
+from support.backends import GrpcBackend
+from support.certs import TestCA
+from support.envoy import envoy_binary, find_envoy, wait_ready
+from support.playbook_runs import run_playbook
+from support.ports import free_port
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import oneport_probe as probe
 
-pytestmark = pytest.mark.skipif(not envoy_binary(), reason="envoy not installed: run `make setup`")
+pytestmark = pytest.mark.skipif(not find_envoy(), reason="envoy not installed: run `make setup`")
 
 CHUNK_INTERVAL = 0.2
 STREAM_STOP = threading.Event()
@@ -142,7 +139,9 @@ class Edge:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_ready(self.admin_port, 60, self.supervised, self.prefix / "supervised.log")
+        log_path = self.prefix / "supervised.log"
+        admin = f"http://127.0.0.1:{self.admin_port}"
+        wait_ready(admin, 60, self.supervised, lambda: log_path.read_text(errors="replace")[-2000:])
 
     def stop(self):
         if self.supervised and self.supervised.poll() is None:
@@ -266,10 +265,12 @@ def test_a_config_change_hot_restarts_envoy_while_an_established_stream_survives
 
 
 def test_tls_certificate_files_are_private_to_envoy_and_serve_https_and_grpc(edge, request):
-    ca_path, chain, key_pem = issue_certificate(edge.prefix)
+    ca = TestCA("oneport edge test CA")
+    chain, key_pem, _serial = ca.issue(names=("edge.oneport.test",), ips=("127.0.0.1",))
+    chain, key_pem, ca_path = chain.decode(), key_pem.decode(), ca.write_ca(edge.prefix)
     https_port = free_port()
     epoch_before = edge.server_info()["command_line_options"]["restart_epoch"]
-    pachd = GrpcHealthBackend().start()
+    pachd = GrpcBackend().start()
     request.addfinalizer(pachd.stop)
     tls = {
         "edge_proxy_tls_cert": chain,

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
-import install_tools  # noqa: E402 - tools/ is not a package; the one definition of the cache location
-import render_ee  # noqa: E402 - the generator lives in tools/
-from testrun import tracked_files  # noqa: E402 - the one listing of the checkout's files
+import install_tools
+import render_ee
+from testrun import tracked_files
 
 EE_TOOLS = {"helm", "helm-diff", "kubectl", "pachctl", "envoy"}
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 INSTALL_TOOLS = REPO / "tools" / "install_tools.py"
 
 MANIFEST = """\

@@ -19,12 +19,12 @@ import yaml
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.vars.manager import VariableManager
-from playbook_runs import ansible_env, ansible_playbook, json_report
+from support.paths import REPO
+from support.playbook_runs import ansible_env, ansible_playbook, json_report
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 
-REPO = Path(__file__).resolve().parents[2]
 POST_RENDER = REPO / "roles" / "pachyderm" / "files" / "post_render.py"
 INVENTORY_ROOT = REPO / "inventories"
 INVENTORY_DIRS = sorted(

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from playbook_runs import run_playbook
-from probe_backends import (
-    DEPLOYMENT_ID,
-    PACHD_VERSION,
-    EnvoyProcess,
-    GrpcHealthBackend,
-    S3Backend,
-    console_backend,
-    dex_backend,
-    envoy_binary,
-    free_port,
-    loopback_config,
-    write_json,
-)
+from support.backends import DEPLOYMENT_ID, PACHD_VERSION, GrpcBackend, console_page_backend, dex_backend
+from support.envoy import Envoy, find_envoy
+from support.playbook_runs import run_playbook
+from support.ports import free_port
+from support.proxy.reference import probe_bootstrap
+from support.s3 import S3Backend
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import oneport_probe as probe
 
-pytestmark = pytest.mark.skipif(not envoy_binary(), reason="envoy not installed: run `make setup`")
+pytestmark = pytest.mark.skipif(not find_envoy(), reason="envoy not installed: run `make setup`")
 
 PROBES = ["grpc", "console", "s3", "dex"]
 
@@ -31,9 +22,9 @@ PROBES = ["grpc", "console", "s3", "dex"]
 @pytest.fixture(scope="module")
 def backends():
     started = {
-        "pachd-grpc": GrpcHealthBackend().start(),
-        "console": console_backend().start(),
-        "pachd-s3": S3Backend().start(),
+        "pachd-grpc": GrpcBackend().start(),
+        "console": console_page_backend().start(),
+        "pachd-s3": S3Backend(check_signatures=False).start(),
     }
     started["pachd-identity"] = dex_backend("http://pachyderm.example.com/dex").start()
     yield started
@@ -41,24 +32,17 @@ def backends():
         backend.stop()
 
 
-@pytest.fixture(scope="module")
-def reference_envoy(reference_dir):
-    return json.loads((reference_dir / "pachyderm" / "envoy.json").read_text())
-
-
 @pytest.fixture
-def one_port(backends, reference_envoy, tmp_path):
+def one_port(backends, reference_dir, tmp_path):
     """Start Envoy with the reference routes; `one_port(ports)` overrides where clusters point."""
     started = []
 
     def start(overrides=None):
         ports = {name: backend.port for name, backend in backends.items()}
         ports.update(overrides or {})
-        listen, admin = free_port(), free_port()
-        config = loopback_config(reference_envoy, ports, listen, admin)
-        path = write_json(tmp_path / f"envoy-{len(started)}.json", config)
-        envoy = EnvoyProcess(path, admin, tmp_path / f"envoy-{len(started)}.log").start()
+        envoy = Envoy(probe_bootstrap(reference_dir, ports), tmp_path, f"envoy-{len(started)}").start()
         started.append(envoy)
+        listen = envoy.listener_ports()["proxy-http"]
         return probe.parse_endpoint(f"http://127.0.0.1:{listen}", timeout=5)
 
     yield start

@@ -9,8 +9,8 @@ import stat
 import subprocess
 
 import pytest
-from playbook_runs import CLUSTER, run_playbook
-from probe_backends import issue_certificate
+from support.certs import TestCA
+from support.playbook_runs import CLUSTER, run_playbook
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_second_run_and_check_mode_change_nothing(converge):
 
 
 def test_a_tls_address_stores_the_ca_pachctl_will_trust(repo_root, converge, tmp_path):
-    pem = issue_certificate(tmp_path)[0].read_text()
+    pem = TestCA().pem.decode()
     published = {
         **PUBLISHED,
         "oneport_proxy_endpoint": {"pachd_address": "grpcs://pachyderm.example.com:443"},

@@ -7,8 +7,6 @@ what it sees, or lets pachctl edit the file and runs the module again.
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import os
 import subprocess
@@ -17,10 +15,7 @@ from concurrent import futures
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from support.certs import TestCA
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.pachd_address import (
     PachdAddressError,
@@ -30,32 +25,7 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils.pachd_address im
 pytestmark = pytest.mark.slow
 
 
-def certificate(name, issuer_key=None, issuer=None, san=None):
-    """A fresh EC key and a certificate: a CA when no issuer is given, else a server certificate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-    if issuer is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    else:
-        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    return key, builder.sign(issuer_key or key, hashes.SHA256())
-
-
-def pem(cert):
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-CA_PEM = pem(certificate("oneport fixture CA")[1])
+CA_PEM = TestCA("oneport fixture CA").pem.decode()
 
 
 @pytest.fixture(scope="session")
@@ -324,22 +294,14 @@ class EmptyReplies(grpc.GenericRpcHandler):
 @pytest.fixture
 def tls_pachd(tmp_path):
     """A gRPC server on loopback with a certificate from a private CA; yields (port, CA PEM file)."""
-    ca_key, ca = certificate("oneport test CA")
-    key, leaf = certificate(
-        "localhost",
-        ca_key,
-        ca,
-        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    ca = TestCA()
+    leaf, private, _serial = ca.issue(names=("localhost",), ips=("127.0.0.1",))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     server.add_generic_rpc_handlers((EmptyReplies(),))
-    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(private, pem(leaf).encode())]))
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(private, leaf)]))
     server.start()
     ca_file = tmp_path / "ca.pem"
-    ca_file.write_text(pem(ca))
+    ca_file.write_bytes(ca.pem)
     yield port, ca_file
     server.stop(None)
 
@@ -355,8 +317,8 @@ def test_pachctl_trusts_the_ca_we_stored_in_server_cas(pachctl, home, tls_pachd)
 
 def test_pachctl_refuses_the_server_when_server_cas_holds_another_ca(pachctl, home, tls_pachd):
     port = tls_pachd[0]
-    other_ca = certificate("another CA")[1]
-    module(home, name="tls", pachd_address=f"grpcs://127.0.0.1:{port}", server_cas=pem(other_ca), active=True)
+    other_ca = TestCA("another CA").pem.decode()
+    module(home, name="tls", pachd_address=f"grpcs://127.0.0.1:{port}", server_cas=other_ca, active=True)
     version = pachctl_run(pachctl, home, "version", "--timeout", "3s", check=False)
     assert version.returncode != 0
     assert "pachd " not in version.stdout

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import CLUSTER, ansible_env, ansible_playbook, cluster_inventory, json_report
+from support.paths import REPO
+from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, cluster_inventory, json_report
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET_KEY = "render-test-secret-access-key"
 
 

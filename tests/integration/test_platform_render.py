@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from crd_schemas import assert_valid, crd_schemas
-from playbook_runs import CLUSTER, changed, run_playbook
-
-REPO = Path(__file__).resolve().parents[2]
+from support.crd_schemas import assert_valid, crd_schemas
+from support.playbook_runs import CLUSTER, changed, run_playbook
 
 METALLB_SITE = {
     "oneport_platform": "metallb",

@@ -19,9 +19,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from playbook_runs import changed, run_playbook
+from support.paths import REPO
+from support.playbook_runs import changed, run_playbook
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "bin"
 pytestmark = pytest.mark.slow
 

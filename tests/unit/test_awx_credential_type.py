@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import awx_objects
+from support import awx_objects
 
 KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-import awx_objects
 import jsonschema
 import pytest
 import yaml
+from support import awx_objects
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SURVEYS = awx_objects.surveys()
 
 # The Ansible types a survey answer satisfies as it is: AWX passes the text kinds and

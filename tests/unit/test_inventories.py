@@ -14,10 +14,11 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible.vars.manager import VariableManager
+from support.crd_schemas import crd_schemas
+from support.paths import REPO
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 
-REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "pachyderm"
 INVENTORY_DIRS = sorted(p.parent for p in (REPO / "inventories").rglob("hosts.yml"))
 
@@ -94,18 +95,6 @@ def collection_filter(name: str):
         if found and name in found().filters():
             return found().filters()[name]
     raise LookupError(f"no filter {name}")
-
-
-def crd_schemas(directory: Path) -> dict:
-    """(apiVersion, kind) -> openAPIV3Schema of every served CRD version in ``directory``."""
-    schemas = {}
-    for path in sorted(directory.glob("*.yaml")):
-        crd = yaml.safe_load(path.read_text())
-        for version in crd["spec"]["versions"]:
-            if version.get("served"):
-                key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
-                schemas[key] = version["schema"]["openAPIV3Schema"]
-    return schemas
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 HEADER = (
     "# Copyright: oneport.pachyderm contributors\n"
     "# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)\n"

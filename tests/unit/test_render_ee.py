@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-
-import render_ee
+from tools import render_ee
 
 
 def test_long_steps_fold_without_changing_a_character():

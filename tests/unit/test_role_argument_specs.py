@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 ROLES = (
     sorted(p for p in (REPO / "roles").iterdir() if (p / "tasks").is_dir())
     if (REPO / "roles").is_dir()

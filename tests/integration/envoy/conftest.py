@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from functools import partial
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from envoy_harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
-from envoy_harness.envoy import Envoy
-from envoy_harness.proxies import start_reference
-from envoy_harness.s3 import S3Backend
+from support.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
+from support.envoy import Envoy
+from support.proxy import start_reference
+from support.s3 import S3Backend
 
 
 @pytest.hookimpl(wrapper=True)
@@ -73,7 +69,7 @@ def traffic(recorder, backends):
 @pytest.fixture(scope="session")
 def our_proxy(backend_ports, tmp_path_factory):
     """Our rendered config (cleartext, legacy ports on), pointed at the test backends."""
-    from envoy_harness.ours import start_ours
+    from support.proxy.ours import start_ours
 
     proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours"))
     yield proxy
@@ -88,23 +84,27 @@ def proxy(request):
 
 @pytest.fixture(scope="session")
 def test_ca():
-    from envoy_harness.tlsca import TestCA
+    from support.certs import TestCA
 
     return TestCA()
 
 
-def _tls_dir(test_ca, directory):
-    from envoy_harness.tlsca import install_pair
+def _tls_proxy(test_ca, tmp_path_factory, name: str, start):
+    """start(tls_dir) with a certificate from the test CA in a kubelet-style directory of its own."""
+    from support.certs import install_pair
 
+    tls_dir = tmp_path_factory.mktemp(f"{name}-certs")
     cert, key, serial = test_ca.issue()
-    install_pair(directory, cert, key)
-    return serial
+    install_pair(tls_dir, cert, key)
+    proxy = start(tls_dir)
+    proxy.tls_dir, proxy.serial = tls_dir, serial
+    return proxy
 
 
 @pytest.fixture(scope="session")
 def tls_traffic(traffic, test_ca, tmp_path_factory):
     """The traffic context for TLS proxies: the test CA as file, PEM and ssl context."""
-    from envoy_harness.traffic import tls_context
+    from support.proxy.traffic import tls_context
 
     ca_file = test_ca.write_ca(tmp_path_factory.mktemp("ca"))
     return {
@@ -118,10 +118,9 @@ def tls_traffic(traffic, test_ca, tmp_path_factory):
 @pytest.fixture(scope="session")
 def reference_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory):
     """Pachyderm's envoy-tls.json with its certificate from a kubelet-style directory."""
-    tls_dir = tmp_path_factory.mktemp("reference-tls-certs")
-    serial = _tls_dir(test_ca, tls_dir)
-    proxy = start_reference(reference_dir, backend_ports, tmp_path_factory.mktemp("reference-tls"), tls_dir)
-    proxy.tls_dir, proxy.serial = tls_dir, serial
+    workdir = tmp_path_factory.mktemp("reference-tls")
+    start = partial(start_reference, reference_dir, backend_ports, workdir)
+    proxy = _tls_proxy(test_ca, tmp_path_factory, "reference-tls", start)
     yield proxy
     proxy.stop()
 
@@ -129,12 +128,10 @@ def reference_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory)
 @pytest.fixture(scope="session")
 def our_tls_proxy(backend_ports, test_ca, tmp_path_factory):
     """Our config with TLS on, legacy ports with TLS, and the ACME solver on port 80."""
-    from envoy_harness.ours import start_ours
+    from support.proxy.ours import start_ours
 
-    tls_dir = tmp_path_factory.mktemp("ours-tls-certs")
-    serial = _tls_dir(test_ca, tls_dir)
-    proxy = start_ours(backend_ports, tmp_path_factory.mktemp("ours-tls"), tls_dir=tls_dir)
-    proxy.tls_dir, proxy.serial = tls_dir, serial
+    workdir = tmp_path_factory.mktemp("ours-tls")
+    proxy = _tls_proxy(test_ca, tmp_path_factory, "ours-tls", partial(start_ours, backend_ports, workdir))
     yield proxy
     proxy.stop()
 
@@ -145,11 +142,11 @@ def tls_proxy(request):
     return request.getfixturevalue(request.param)
 
 
-# The in-cluster proxy as the pachyderm role deploys it (envoy_harness/deployed.py).
+# The in-cluster proxy as the pachyderm role deploys it (tests/support/proxy/deployed.py).
 @pytest.fixture(scope="session")
 def deployed_proxy(reference_dir, backend_ports, tmp_path_factory):
     """The role's in-cluster configuration (cleartext, legacy ports on), pointed at the test backends."""
-    from envoy_harness.deployed import deployed_files, start_deployed
+    from support.proxy.deployed import deployed_files, start_deployed
 
     files = deployed_files(reference_dir, tmp_path_factory.mktemp("deployed-render"), tls=False)
     proxy = start_deployed(files, backend_ports, tmp_path_factory.mktemp("deployed"))
@@ -161,12 +158,12 @@ def deployed_proxy(reference_dir, backend_ports, tmp_path_factory):
 @pytest.fixture(scope="session")
 def deployed_tls_proxy(reference_dir, backend_ports, test_ca, tmp_path_factory):
     """The role's in-cluster configuration with TLS from the Secret's mount, ACME, legacy ports with TLS."""
-    from envoy_harness.deployed import deployed_files, start_deployed
+    from support.proxy.deployed import deployed_files, start_deployed
 
     files = deployed_files(reference_dir, tmp_path_factory.mktemp("deployed-tls-render"), tls=True)
-    tls_dir = tmp_path_factory.mktemp("deployed-tls-certs")
-    serial = _tls_dir(test_ca, tls_dir)
-    proxy = start_deployed(files, backend_ports, tmp_path_factory.mktemp("deployed-tls"), tls_dir=tls_dir)
-    proxy.files, proxy.tls_dir, proxy.serial = files, tls_dir, serial
+    workdir = tmp_path_factory.mktemp("deployed-tls")
+    start = partial(start_deployed, files, backend_ports, workdir)
+    proxy = _tls_proxy(test_ca, tmp_path_factory, "deployed-tls", start)
+    proxy.files = files
     yield proxy
     proxy.stop()

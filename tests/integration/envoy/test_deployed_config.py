@@ -7,30 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from envoy_harness.deployed import DEPLOYED_LEGACY, deployed_files, render_inputs, validate
-from envoy_harness.tlsca import install_pair
-from envoy_harness.traffic import http_get, marker, raw_request, who_got
+from support.certs import install_pair
+from support.proxy.deployed import INVENTORIES, deployed_files, render_inputs, validate
+from support.proxy.traffic import http_get, marker, raw_request, who_got
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
-
-INVENTORIES = {
-    "cleartext load balancer": {"platform": "metallb"},
-    "self-signed TLS": {
-        "platform": "metallb",
-        "tls": "self_signed",
-        "proxy_host": "pachyderm.example.com",
-        "tls_secret_name": "pachyderm-proxy-tls",
-    },
-    "ACME on a node port, every legacy port": {
-        "platform": "kind",
-        "tls": "acme_http01",
-        "proxy_host": "pachyderm.example.com",
-        "tls_secret_name": "pachyderm-proxy-tls",
-        "legacy_ports": DEPLOYED_LEGACY,
-        "proxy_memory_limit": "2Gi",
-        "proxy_xff_num_trusted_hops": 1,
-    },
-}
 
 
 @pytest.mark.parametrize("name", list(INVENTORIES))

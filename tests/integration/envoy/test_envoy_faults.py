@@ -8,9 +8,9 @@ import time
 import grpc
 import pytest
 import requests
-from envoy_harness.backends import ConsoleBackend, GrpcBackend
-from envoy_harness.envoy import free_port
-from envoy_harness.traffic import grpc_channel, grpc_unary, marker, who_got
+from support.backends import ConsoleBackend, GrpcBackend
+from support.ports import free_port
+from support.proxy.traffic import grpc_channel, grpc_unary, marker, who_got
 
 BOUND = 20  # seconds; only to fail instead of hanging
 
@@ -18,7 +18,7 @@ BOUND = 20  # seconds; only to fail instead of hanging
 @pytest.fixture(scope="module")
 def flaky(backend_ports, recorder, tmp_path_factory):
     """Our proxy whose console and gRPC backends point at ports where nothing listens yet."""
-    from envoy_harness.ours import start_ours
+    from support.proxy.ours import start_ours
 
     ports = dict(backend_ports, **{"console": free_port(), "pachd-grpc": free_port()})
     proxy = start_ours(ports, tmp_path_factory.mktemp("ours-faults"), legacy=False)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from envoy_harness.proxies import Proxy
-from envoy_harness.traffic import grpc_channel, grpc_unary, http_get, marker, who_got
+from support.proxy import Proxy
+from support.proxy.traffic import grpc_channel, grpc_unary, http_get, marker, who_got
 
 
 def _on(proxy: Proxy, service: str) -> Proxy:

@@ -7,9 +7,9 @@ import time
 
 import grpc
 import pytest
-from envoy_harness.matrix import ROWS
-from envoy_harness.parity import expectations
-from envoy_harness.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
+from support.proxy.matrix import ROWS
+from support.proxy.parity import expectations
+from support.proxy.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
 
 EXPECTATIONS = expectations()
 # "deployed" is the in-cluster proxy's configuration as the pachyderm role deploys it (the real
@@ -76,7 +76,7 @@ def admin_address(request, kind):
     elif kind == "deployed":
         config = json.loads(proxy_of(request, kind).files["envoy.json"])
     else:
-        from envoy_harness.ours import render
+        from support.proxy.ours import render
 
         config = render({}, request.getfixturevalue("tmp_path"))
     return config["admin"]["address"]["socket_address"]["address"]

@@ -7,7 +7,7 @@ import hashlib
 import botocore.exceptions
 import pytest
 import requests
-from envoy_harness.traffic import marker, raw_request
+from support.proxy.traffic import marker, raw_request
 
 AWKWARD_KEYS = [
     "dots/../escape",

@@ -7,8 +7,8 @@ the tests that check them come last in this file.
 from __future__ import annotations
 
 import pytest
-from envoy_harness.streams import Background, server_stream, upload, websocket_echo
-from envoy_harness.traffic import marker, who_got
+from support.proxy.streams import Background, server_stream, upload, websocket_echo
+from support.proxy.traffic import marker, who_got
 
 # Longer than Envoy's 15 s default route timeout and than the 60 s the chart gives auth routes;
 # the gap between messages is itself longer than 15 s.

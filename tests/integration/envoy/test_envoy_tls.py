@@ -11,11 +11,11 @@ import time
 import grpc
 import pytest
 from cryptography import x509
-from envoy_harness.matrix import ROWS
-from envoy_harness.parity import expectations
-from envoy_harness.streams import Background, server_stream
-from envoy_harness.tlsca import install_pair
-from envoy_harness.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
+from support.certs import install_pair
+from support.proxy.matrix import ROWS
+from support.proxy.parity import expectations
+from support.proxy.streams import Background, server_stream
+from support.proxy.traffic import grpc_channel, grpc_unary, http_get, marker, raw_request, who_got
 
 
 def handshake(port: int, context: ssl.SSLContext) -> ssl.SSLSocket:

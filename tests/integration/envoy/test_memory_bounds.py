@@ -14,7 +14,8 @@ from concurrent import futures
 
 import grpc
 import pytest
-from envoy_harness.envoy import Envoy, free_port
+from support.envoy import Envoy
+from support.ports import free_port
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import render_bootstrap
 

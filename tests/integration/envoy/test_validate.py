@@ -8,12 +8,11 @@ The certificates come from the test CA of the harness; they only have to be real
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
-from envoy_harness.envoy import envoy_binary
-from envoy_harness.tlsca import TestCA
+from support.certs import TestCA
+from support.envoy import validate
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import (
     render_bootstrap,
@@ -101,13 +100,7 @@ def test_rendered_bootstrap_passes_envoy_validate(name, certs, tmp_path):
     config = tmp_path / "envoy.json"
     config.write_text(json.dumps(render_bootstrap(description), indent=2))
 
-    result = subprocess.run(
-        [envoy_binary(), "--mode", "validate", "--disable-hot-restart", "-l", "warning", "-c", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = validate(config, "-l", "warning")
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -122,13 +115,7 @@ def test_validate_rejects_tls_when_the_sds_file_is_missing(certs, tmp_path):
         json.dumps(render_bootstrap({"tls": {"cert_dir": str(certs)}, "config_dir": str(tmp_path)}))
     )
 
-    result = subprocess.run(
-        [envoy_binary(), "--mode", "validate", "--disable-hot-restart", "-c", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = validate(config)
 
     assert result.returncode != 0
     assert "sds-tls.json" in result.stdout + result.stderr

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[3]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tools.sandbox import Sandbox  # noqa: E402
+from tools.sandbox import Sandbox
 
 
 def sandbox_binaries_missing() -> list[str]:

@@ -4,7 +4,7 @@ AWX launches a job by writing a private data directory (env/extravars from the j
 extra variables, the survey answers and the credential's injected extra variables; env/envvars
 from the credential's injected environment; the credential's files) and calling ansible-runner
 with the project checkout as project directory. This test does the same with the objects under
-awx/: the survey answers go through the survey's own questions (tests/awx_objects.py), and the
+awx/: the survey answers go through the survey's own questions (tests/support/awx_objects.py), and the
 sandbox's kubeconfig reaches the job only through the kubeconfig credential type's injectors.
 The jobs use a namespace and a release name of their own (the real chart names some cluster-wide
 objects after the release) so they never disturb other tests' releases. They run on the integration
@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import ansible_runner
-import awx_objects
 import pytest
-from playbook_runs import CLUSTER
+from support import awx_objects
+from support.paths import REPO
+from support.playbook_runs import CLUSTER
 
-REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "pachyderm-awx"
 RELEASE = {"pachyderm_release_name": "pachyderm-awx"}
 

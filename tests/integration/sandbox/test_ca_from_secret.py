@@ -12,9 +12,8 @@ import json
 import uuid
 
 import pytest
-from playbook_runs import CLUSTER, run_playbook
-
-from tools.sandbox import pki
+from support.certs import TestCA
+from support.playbook_runs import CLUSTER, run_playbook
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +23,9 @@ def kubeconfig(sandbox):
 
 def issue_certificate() -> tuple[str, str, str]:
     """A CA and a serving certificate it signs, as PEM: (ca, certificate, key)."""
-    ca_key, ca_cert = pki.make_ca("oneport test CA")
-    name = "pachyderm.localhost"
-    key, cert = pki.issue(ca_key, ca_cert, name, dns_names=[name], server=True)
-    return pki.cert_pem(ca_cert).decode(), pki.cert_pem(cert).decode(), pki.key_pem(key).decode()
+    ca = TestCA()
+    cert, key, _serial = ca.issue(names=("pachyderm.localhost",), ips=())
+    return ca.pem.decode(), cert.decode(), key.decode()
 
 
 @pytest.fixture(scope="module")

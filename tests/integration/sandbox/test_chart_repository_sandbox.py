@@ -8,13 +8,12 @@ refuses must leave the cluster exactly as it was: the namespaces the roles would
 from __future__ import annotations
 
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import ansible_env, ansible_playbook
+from support.paths import REPO
+from support.playbook_runs import ansible_env, ansible_playbook
 
-REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
 
 pytestmark = pytest.mark.slow

@@ -16,12 +16,11 @@ import json
 from pathlib import Path
 
 import pytest
-from playbook_runs import ansible_env, ansible_playbook, sandbox_fleet_inventory
+from support.playbook_runs import ansible_env, ansible_playbook, sandbox_fleet_inventory
 
 from tools.sandbox import Sandbox
 from tools.sandbox.cluster import IDENTITY
 
-REPO = Path(__file__).resolve().parents[3]
 NAMESPACE = "pachyderm-fleet"
 RELEASE = "pachyderm-fleet"
 # Each cluster's MetalLB range: sandbox-a the local inventory's own (the session's sandbox already holds

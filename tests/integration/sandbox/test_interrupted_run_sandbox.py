@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
+from support.paths import REPO
+from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
 
-REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
 NAMESPACE = "pachyderm-interrupted"
 RELEASE = "pachyderm-interrupted"

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 KIND = REPO / "molecule" / "kind"
 PLAYBOOKS = ["create.yml", "converge.yml", "verify.yml", "destroy.yml"]
 

@@ -11,14 +11,12 @@ and is removed afterwards.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
+from support.paths import REPO
+from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
 
-REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
 # A namespace and node ports of this test's own, so a demo or another test's release on the same
 # sandbox is neither changed nor in the way (node ports are cluster-wide).
@@ -205,16 +203,13 @@ READ_BACK_ROWS = (
 
 
 def test_the_configuration_read_back_from_the_cluster_validates_and_routes_real_traffic(runs, tmp_path):
-    envoy_tests = str(REPO / "tests" / "integration" / "envoy")
-    if envoy_tests not in sys.path:
-        sys.path.insert(0, envoy_tests)
-    from envoy_harness.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
-    from envoy_harness.deployed import start_deployed, validate
-    from envoy_harness.matrix import ROWS
-    from envoy_harness.parity import expectations
-    from envoy_harness.s3 import S3Backend
-    from envoy_harness.tlsca import TestCA, install_pair
-    from envoy_harness.traffic import tls_context
+    from support.backends import ConsoleBackend, GrpcBackend, HttpBackend, Recorder
+    from support.certs import TestCA, install_pair
+    from support.proxy.deployed import start_deployed, validate
+    from support.proxy.matrix import ROWS
+    from support.proxy.parity import expectations
+    from support.proxy.traffic import tls_context
+    from support.s3 import S3Backend
 
     files = runs["config_map"]
     ca = TestCA()

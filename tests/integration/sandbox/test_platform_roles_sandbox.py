@@ -10,30 +10,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from playbook_runs import ansible_env, ansible_playbook, changed, json_report, run_playbook, task_states
+from support.kubectl import kubectl
+from support.paths import REPO
+from support.playbook_runs import (
+    ansible_env,
+    ansible_playbook,
+    changed,
+    json_report,
+    run_playbook,
+    task_states,
+)
 
-REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 # The pool the sandbox's own converge uses (same name and range), so the two never conflict.
 POOL = "127.240.0.10-127.240.0.20"
 TLS_NAMESPACE = "platform-roles-test"
-
-
-def kubectl(sandbox, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(REPO / "bin" / "kubectl"), "--kubeconfig", str(sandbox.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def site(sandbox) -> dict:

@@ -8,12 +8,10 @@ every stage, and compares what the cluster holds before and after: nothing may h
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from playbook_runs import ansible_env, ansible_playbook
+from support.paths import REPO
+from support.playbook_runs import ansible_env, ansible_playbook
 
-REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
 OWN_NAMESPACES = (
     "-e",

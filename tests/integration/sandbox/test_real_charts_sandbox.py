@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from support.kubectl import kubectl_json, on_cluster
 
 from tools.sandbox.cluster import SERVICE_CIDR
 
@@ -27,22 +28,8 @@ INSTALL = ("--wait", "--wait-for-jobs", "--timeout", "5m")
 
 
 def run(sandbox, *cmd: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [cmd[0], f"--kubeconfig={sandbox.kubeconfig}", *cmd[1:]],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
-def kubectl_json(sandbox, *args: str) -> dict:
-    return json.loads(run(sandbox, "kubectl", *args, "-o", "json").stdout)
+    # No deadline of its own: helm's --wait and --timeout bound the installs.
+    return on_cluster(sandbox, *cmd, stdin=stdin, check=check, timeout=None)
 
 
 def apply(sandbox, manifest: str, check: bool = True) -> subprocess.CompletedProcess:

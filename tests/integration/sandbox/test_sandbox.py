@@ -9,22 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from support.kubectl import kubectl_apply, kubectl_out
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 
 
-def kubectl(sandbox, *args: str) -> str:
-    return subprocess.run(
-        ["kubectl", f"--kubeconfig={sandbox.kubeconfig}", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 def test_kubeconfig_reaches_an_api_server_reporting_v1_32(sandbox):
-    version = json.loads(kubectl(sandbox, "version", "-o", "json"))
+    version = json.loads(kubectl_out(sandbox, "version", "-o", "json"))
     assert version["serverVersion"]["gitVersion"] == "v1.32.5"
     assert (version["serverVersion"]["major"], version["serverVersion"]["minor"]) == ("1", "32")
 
@@ -48,7 +40,7 @@ def test_up_again_is_a_no_op(sandbox):
 
 
 def test_a_fake_node_is_ready(sandbox):
-    nodes = json.loads(kubectl(sandbox, "get", "nodes", "-o", "json"))["items"]
+    nodes = json.loads(kubectl_out(sandbox, "get", "nodes", "-o", "json"))["items"]
     ready = [
         n["metadata"]["name"]
         for n in nodes
@@ -57,26 +49,8 @@ def test_a_fake_node_is_ready(sandbox):
     assert ready
 
 
-def _apply(sandbox, manifest: str, timeout: float = 60.0) -> None:
-    """kubectl apply, retried while an admission webhook is still coming up (as on any cluster)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = subprocess.run(
-            ["kubectl", f"--kubeconfig={sandbox.kubeconfig}", "apply", "-f", "-"],
-            input=manifest,
-            check=False,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode == 0:
-            return
-        if "failed calling webhook" not in result.stderr or time.monotonic() > deadline:
-            raise AssertionError(f"kubectl apply failed: {result.stderr}")
-        time.sleep(2)
-
-
 def test_deployment_rolls_out_and_job_succeeds(sandbox):
-    _apply(
+    kubectl_apply(
         sandbox,
         """
 apiVersion: apps/v1
@@ -99,8 +73,8 @@ spec:
       containers: [{name: once, image: example.invalid/once:1}]
 """,
     )
-    kubectl(sandbox, "rollout", "status", "deployment/web", "--timeout=90s")
-    kubectl(sandbox, "wait", "--for=condition=complete", "job/once", "--timeout=90s")
+    kubectl_out(sandbox, "rollout", "status", "deployment/web", "--timeout=90s")
+    kubectl_out(sandbox, "wait", "--for=condition=complete", "job/once", "--timeout=90s")
 
 
 def test_real_charts_converge_with_a_metallb_address_and_a_second_run_changes_nothing(sandbox, sandbox_env):
@@ -209,11 +183,11 @@ def cert_manager_objects(sandbox, chart_repo_url):
         check=True,
         capture_output=True,
     )
-    kubectl(
+    kubectl_out(
         sandbox, "wait", "--for=condition=Established", "crd/certificates.cert-manager.io", "--timeout=60s"
     )
-    _apply(sandbox, CERT_MANAGER_OBJECTS)
-    kubectl(sandbox, "-n", "certs", "wait", "--for=condition=Ready", "certificate/leaf", "--timeout=60s")
+    kubectl_apply(sandbox, CERT_MANAGER_OBJECTS)
+    kubectl_out(sandbox, "-n", "certs", "wait", "--for=condition=Ready", "certificate/leaf", "--timeout=60s")
     return sandbox
 
 
@@ -223,7 +197,7 @@ def test_stand_in_signs_a_leaf_with_a_ca_issuer_chain(cert_manager_objects):
     from cryptography import x509
 
     secret = json.loads(
-        kubectl(cert_manager_objects, "-n", "certs", "get", "secret", "leaf-tls", "-o", "json")
+        kubectl_out(cert_manager_objects, "-n", "certs", "get", "secret", "leaf-tls", "-o", "json")
     )
     assert secret["type"] == "kubernetes.io/tls"
     assert secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] == "ca"
@@ -235,7 +209,7 @@ def test_stand_in_signs_a_leaf_with_a_ca_issuer_chain(cert_manager_objects):
 
 def test_stand_in_leaves_a_signed_secret_alone(cert_manager_objects):
     def version():
-        return kubectl(
+        return kubectl_out(
             cert_manager_objects,
             "-n",
             "certs",
@@ -252,7 +226,7 @@ def test_stand_in_leaves_a_signed_secret_alone(cert_manager_objects):
 
 
 def test_stand_in_reports_acme_issuers_not_ready_with_the_reason(cert_manager_objects):
-    kubectl(
+    kubectl_out(
         cert_manager_objects,
         "-n",
         "certs",
@@ -261,7 +235,9 @@ def test_stand_in_reports_acme_issuers_not_ready_with_the_reason(cert_manager_ob
         "issuer/acme",
         "--timeout=30s",
     )
-    issuer = json.loads(kubectl(cert_manager_objects, "-n", "certs", "get", "issuer", "acme", "-o", "json"))
+    issuer = json.loads(
+        kubectl_out(cert_manager_objects, "-n", "certs", "get", "issuer", "acme", "-o", "json")
+    )
     ready = next(c for c in issuer["status"]["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "ErrRegisterACMEAccount"
     assert "no ACME server" in ready["message"]

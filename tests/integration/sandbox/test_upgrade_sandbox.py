@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from pathlib import Path
 
 import pytest
-from playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
+from support.paths import REPO
+from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
 
-REPO = Path(__file__).resolve().parents[3]
 INVENTORY = REPO / "inventories" / "local"
 PINNED = "pachyderm-oneport-pinned"
 CHART_SECRETS = ("pachyderm-deployment-id-secret", "pachyderm-console-secret", "postgres", "pachyderm-auth")

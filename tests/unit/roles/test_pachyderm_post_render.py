@@ -6,11 +6,11 @@ import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
+from support.paths import REPO
 
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "pachyderm" / "files" / "post_render.py"
+SCRIPT = REPO / "roles" / "pachyderm" / "files" / "post_render.py"
 spec = importlib.util.spec_from_file_location("post_render", SCRIPT)
 post_render = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(post_render)

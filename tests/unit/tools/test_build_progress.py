@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
+from support.paths import REPO
 
 from tools.build_progress import CLEAR_LINE, BuildTimes, Progress, fmt_about, fmt_duration, last_lines
 
-REPO = Path(__file__).resolve().parents[3]
 # The cold `make setup` measured on a 2-core machine (empty per-user, Go build and module caches):
 # 1 min 31 s for the Python environment, then 14 min 21 s for the tools.
 MEASURED_COLD_SETUP = 91 + 14 * 60 + 21

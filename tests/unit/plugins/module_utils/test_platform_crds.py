@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from crd_schemas import assert_valid, crd_schemas
+from support.crd_schemas import assert_valid, crd_schemas
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.cert_manager import plan
 from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import build_objects

@@ -1,1 +1,0 @@
-"""Real-traffic harness for the Envoy proxy: the pinned Envoy, recording backends and test clients."""
