@@ -7,6 +7,8 @@ proxy subresources) through this proxy. Each CONNECT is decided here:
 - the ClusterIP:port of a Service the sandbox serves (`--serve NAMESPACE/NAME:PORT=ENDPOINT`) is relayed
   to the local process serving it (a Unix socket or a loopback port), e.g. MetalLB's webhook;
 - an explicitly allowed loopback HOST:PORT (`--allow`, the fake node's kubelet port) is connected to;
+- an address in an allowed network (`--allow-network`: the real node's link and its pods' range, both
+  inside the node's network namespace behind the sandbox's own veth) is connected to;
 - anything else is refused with 403 and logged: Pod IPs, ClusterIPs of Services nobody serves here,
   and every address off the machine. The Service CIDR is loopback too, so even a refusal path that
   failed open would stay local.
@@ -85,6 +87,7 @@ def decide(
     services: dict[tuple[str, int], tuple[str, str, int]],
     serve: dict[tuple[str, str, int], Endpoint],
     allow: set[tuple[str, int]],
+    networks: tuple = (),
 ) -> Decision:
     """Where a CONNECT to host:port goes, or why it is refused (target None)."""
     try:
@@ -94,6 +97,9 @@ def decide(
     key = (str(address), port)
     if key in allow:
         return Decision(Endpoint("tcp", host=str(address), port=port), "allowed loopback endpoint")
+    for network in networks:
+        if address in ipaddress.ip_network(network):
+            return Decision(Endpoint("tcp", host=str(address), port=port), f"the real node's network {network}")
     if address in ipaddress.ip_network(service_cidr):
         service = services.get(key)
         if service is None:
@@ -183,6 +189,7 @@ class Proxy:
             services=self.services,
             serve=self.serve,
             allow=self.allow,
+            networks=tuple(self.args.allow_network),
         )
 
     async def _refuse(self, writer, code: int, reason: str) -> None:
@@ -217,6 +224,7 @@ def main(argv=None) -> int:
     parser.add_argument("--service-cidr", required=True)
     parser.add_argument("--serve", action="append", default=[], metavar="NAMESPACE/NAME:PORT=ENDPOINT")
     parser.add_argument("--allow", action="append", default=[], metavar="IP:PORT")
+    parser.add_argument("--allow-network", action="append", default=[], metavar="CIDR")
     args = parser.parse_args(argv)
     try:
         asyncio.run(amain(args))
