@@ -98,7 +98,9 @@ COMPONENTS = (
 )
 # Components of one node mode only: the fake node (kwok) or the real node (`node` and the relay that
 # lets its pods reach the API server).
-NODE_MODE_COMPONENTS = {"fake": ("kwok",), "real": ("apiserver-relay", "node")}
+# MetalLB's controller runs as a host process only beside the fake node; the real node runs the chart's
+# own controller and speaker pods.
+NODE_MODE_COMPONENTS = {"fake": ("kwok", "metallb-controller"), "real": ("apiserver-relay", "node")}
 NODE_MODES = tuple(NODE_MODE_COMPONENTS)
 
 
@@ -582,6 +584,7 @@ class Sandbox:
                     *[
                         f"--serve={ns}/{name}:{port}=unix:{self.run_path(sock)}"
                         for (ns, name, port), sock in SERVED_SERVICES.items()
+                        if self.node_mode == "fake" or ns != "metallb-system"
                     ],
                 ),
                 {"PYTHONPATH": str(REPO)},

@@ -23,6 +23,9 @@ from pathlib import Path
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 PROBE_IMAGE = "oneport.local/sandbox/probe:1.0.0"
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"
+# The MetalLB chart's images (its appVersion tag), as the chart names them.
+METALLB_CONTROLLER_IMAGE = "quay.io/metallb/controller:v0.16.1"
+METALLB_SPEAKER_IMAGE = "quay.io/metallb/speaker:v0.16.1"
 
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
 GROUP = b"root:x:0:\nnogroup:x:65534:\n"
@@ -47,6 +50,9 @@ CATALOGUE: dict[str, Image] = {
                        cmd=("serve",), ports=("8080/tcp",)),
     COREDNS_IMAGE: Image(binary="coredns", path="/coredns", entrypoint=("/coredns",),
                          ports=("53/tcp", "53/udp")),
+    # As MetalLB's own images: the binary at the root, run as the entrypoint with the chart's args.
+    METALLB_CONTROLLER_IMAGE: Image(binary="metallb-controller", path="/controller", entrypoint=("/controller",)),
+    METALLB_SPEAKER_IMAGE: Image(binary="metallb-speaker", path="/speaker", entrypoint=("/speaker",)),
 }
 
 

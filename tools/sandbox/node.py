@@ -119,6 +119,9 @@ def network_up(net: Network) -> None:
     ip("-n", net.netns, "addr", "replace", f"{net.node_ip}/24", "dev", "eth0")
     ip("-n", net.netns, "link", "set", "eth0", "up")
     ip("-n", net.netns, "link", "set", "lo", "up")
+    # Host-network pods (MetalLB's speaker) dial ClusterIPs from the node itself: the route lets the
+    # connect pass routing, kube-proxy's OUTPUT rules then translate it.
+    ip("-n", net.netns, "route", "replace", SERVICE_CIDR, "via", net.host_ip, "dev", "eth0")
     ip("route", "replace", net.pod_cidr, "via", net.node_ip, "dev", net.host_veth)
 
 

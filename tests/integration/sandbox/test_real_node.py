@@ -249,6 +249,57 @@ spec:
     kubectl(real, "delete", "pod", "absent", "--wait=false")
 
 
+# ---------------------------------------------------------------- MetalLB for real
+def test_the_metallb_role_converges_on_the_real_controller_and_speaker(real, tmp_path):
+    from playbook_runs import changed, run_playbook
+
+    pool = real.network.pool
+    variables = {
+        "oneport_kubeconfig": str(real.kubeconfig),
+        "oneport_bin_dir": str(REPO / "bin"),
+        "oneport_platform": "metallb",
+        "oneport_chart_repo_url": real.chart_repo_url,
+        "metallb_wait_timeout": 180,
+        "metallb_address_pools": [{"name": "node-link", "addresses": [pool]}],
+        "metallb_l2_advertisements": [{"name": "node-link", "ip_address_pools": ["node-link"]}],
+        # Layer 2 only: the chart's BGP back end (frr-k8s and FRR) has no image the sandbox can build.
+        "metallb_chart_values": {"frrk8s": {"enabled": False}},
+    }
+    first = run_playbook("playbooks/metallb.yml", variables, tmp_path)
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
+    pods = json.loads(kubectl(real, "-n", "metallb-system", "get", "pods", "-o", "json"))["items"]
+    running = {p["metadata"]["labels"].get("app.kubernetes.io/component"): p for p in pods}
+    for component in ("controller", "speaker"):
+        pod = running[component]
+        assert pod["spec"]["nodeName"] == node.NODE_NAME
+        assert all(c["ready"] for c in pod["status"]["containerStatuses"]), pod["status"]
+    again = run_playbook("playbooks/metallb.yml", variables, tmp_path)
+    assert again.returncode == 0, again.stdout[-5000:]
+    assert changed(again) == 0, again.stdout[-5000:]
+
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web-lb", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": "web"}},
+    }
+    kubectl(real, "apply", "-f", "-", stdin=json.dumps(service))
+
+    def address() -> str:
+        got = json.loads(kubectl(real, "get", "service", "web-lb", "-o", "json"))
+        ingress = got.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+        assert ingress, "no address assigned yet"
+        return ingress[0]["ip"]
+
+    assigned = eventually(address, timeout=60)
+    first_ip, last_ip = pool.split("-")
+    assert tuple(map(int, first_ip.split("."))) <= tuple(map(int, assigned.split("."))) <= tuple(
+        map(int, last_ip.split("."))
+    )
+    # The host reaches it on the node's link: the speaker answers ARP for it, kube-proxy forwards it.
+    assert eventually(lambda: http_get(f"http://{assigned}/"), timeout=60).strip() in web_pods(real)
+
+
 # ---------------------------------------------------------------- the host stays untouched
 def host_snapshot() -> dict:
     """What a real node could change on the host: routes, links, namespaces, rules, sysctls, paths."""
