@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import chart_repo, images, node, pki
+from . import chart_repo, images, node, pki, placement
 
 REPO = Path(__file__).resolve().parent.parent.parent
 # Loopback, so that every ClusterIP the API server could dial is on this machine. kube-apiserver v1.32
@@ -39,8 +39,12 @@ REPO = Path(__file__).resolve().parent.parent.parent
 SERVICE_CIDR = "127.96.0.0/16"
 SERVICE_IP = "127.96.0.1"
 # Pod IPs kwok hands out. They must not be loopback (Endpoints refuse it); nothing ever dials them: the
-# API server's pods/proxy goes through the egress proxy, which refuses them.
+# API server's pods/proxy goes through the egress proxy, which refuses them. Beside the real node they
+# come from another range than its pods' (10.244.N.0/24), so no address is both.
 POD_CIDR = "10.244.0.0/16"
+FAKE_POD_CIDR_BESIDE_REAL_NODE = "10.245.0.0/16"
+# MetalLB's pool without the real node: loopback addresses, assigned but answered by nothing.
+FAKE_NODE_POOL = "127.0.0.240-127.0.0.250"
 # The default StorageClass the sandbox creates: kube-controller-manager's own hostPath provisioner.
 STORAGE_CLASS = "standard"
 HOSTPATH_PROVISIONER = "kubernetes.io/host-path"
@@ -50,6 +54,7 @@ HOSTPATH_ROOT = "/tmp/hostpath_pv/"  # noqa: S108
 SERVED_SERVICES = {
     ("metallb-system", "metallb-webhook-service", 443): "metallb-webhook.sock",
     ("cert-manager", "cert-manager-webhook", 443): "cert-manager-webhook.sock",
+    placement.PLACEMENT_SERVICE: "placement.sock",
 }
 METALLB_WEBHOOK_PORT = 9443  # fixed in MetalLB v0.16.1's code; private to its network namespace
 CLUSTER_NAME = "oneport-sandbox"
@@ -91,16 +96,16 @@ COMPONENTS = (
     "kube-controller-manager",
     "kube-scheduler",
     "kwok",
+    "placement",
     "apiserver-relay",
     "node",
     "metallb-controller",
     "cert-manager",
 )
-# Components of one node mode only: the fake node (kwok) or the real node (`node` and the relay that
-# lets its pods reach the API server).
-# MetalLB's controller runs as a host process only beside the fake node; the real node runs the chart's
-# own controller and speaker pods.
-NODE_MODE_COMPONENTS = {"fake": ("kwok", "metallb-controller"), "real": ("apiserver-relay", "node")}
+# Components of one node mode only. MetalLB's controller runs as a host process only when kwok's fake
+# node is the only node; with the real node, the chart's own controller and speaker pods run. The real
+# node needs the relay (its pods' way to the API server) and the placement webhook.
+NODE_MODE_COMPONENTS = {"fake": ("metallb-controller",), "real": ("placement", "apiserver-relay", "node")}
 NODE_MODES = tuple(NODE_MODE_COMPONENTS)
 
 
@@ -109,11 +114,12 @@ class SandboxError(RuntimeError):
 
 
 def requested_node_mode(recorded: str | None) -> str:
-    """The node mode asked for by ONEPORT_SANDBOX_NODE, else the one the sandbox was made with, else fake."""
+    """The node mode asked for by ONEPORT_SANDBOX_NODE, else the one the sandbox was made with, else the
+    real node as root and the fake node alone otherwise (namespaces and cgroups need root)."""
     asked = os.environ.get("ONEPORT_SANDBOX_NODE", "").strip().lower()
     if asked and asked not in NODE_MODES:
         raise SandboxError(f"ONEPORT_SANDBOX_NODE={asked!r}: expected one of {', '.join(NODE_MODES)}")
-    return asked or recorded or "fake"
+    return asked or recorded or ("real" if os.geteuid() == 0 else "fake")
 
 
 def state_dir() -> Path:
@@ -288,6 +294,13 @@ class Sandbox:
             leaf("kubelet-client", "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True)
             leaf("node", f"system:node:{node.NODE_NAME}", organizations=["system:nodes"], client=True)
             leaf("kube-proxy", "system:kube-proxy", client=True)
+            namespace, service, _port = placement.PLACEMENT_SERVICE
+            leaf(
+                "placement",
+                f"{service}.{namespace}.svc",
+                dns_names=[f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"],
+                server=True,
+            )
             leaf(
                 "kubelet-serving",
                 f"system:node:{node.NODE_NAME}",
@@ -563,7 +576,7 @@ class Sandbox:
                     ),
                     "--manage-all-nodes=false",
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                    f"--cidr={POD_CIDR}",
+                    f"--cidr={FAKE_POD_CIDR_BESIDE_REAL_NODE if self.node_mode == 'real' else POD_CIDR}",
                     "--node-ip=127.0.0.1",
                     f"--server-address=127.0.0.1:{p['kwok']}",
                     "--node-lease-duration-seconds=40",
@@ -584,7 +597,7 @@ class Sandbox:
                     *[
                         f"--serve={ns}/{name}:{port}=unix:{self.run_path(sock)}"
                         for (ns, name, port), sock in SERVED_SERVICES.items()
-                        if self.node_mode == "fake" or ns != "metallb-system"
+                        if (ns, name, port) not in self._unserved()
                     ],
                 ),
                 {"PYTHONPATH": str(REPO)},
@@ -637,6 +650,12 @@ class Sandbox:
             ),
         }
 
+    def _unserved(self) -> set:
+        """SERVED_SERVICES this node mode does not serve: pods do (MetalLB's), or nothing needs them."""
+        if self.node_mode == "real":
+            return {("metallb-system", "metallb-webhook-service", 443)}
+        return {placement.PLACEMENT_SERVICE}
+
     def _apiserver_node_flags(self) -> list[str]:
         if self.node_mode != "real":
             return [
@@ -680,6 +699,16 @@ class Sandbox:
             return {}
         net, port = self.network, self.ports["apiserver"]
         return {
+            "placement": (
+                self._python_component(
+                    "tools.sandbox.placement",
+                    f"--socket={self.run_path('placement.sock')}",
+                    f"--cert={self.pki / 'placement.crt'}",
+                    f"--key={self.pki / 'placement.key'}",
+                    f"--real-node={node.NODE_NAME}",
+                ),
+                {"PYTHONPATH": str(REPO)},
+            ),
             "apiserver-relay": (
                 self._python_component(
                     "tools.sandbox.node", "relay", f"--listen={net.host_ip}:{port}", f"--to=127.0.0.1:{port}"
@@ -852,6 +881,25 @@ class Sandbox:
             time.sleep(0.5)
         raise SandboxError(f"kwok did not mark the fake nodes Ready in {timeout:.0f}s; see {self.logs}")
 
+    def _ensure_placement(self) -> None:
+        """The placement webhook's Service (served by the sandbox through the egress proxy) and config."""
+        namespace, name, port = placement.PLACEMENT_SERVICE
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"ports": [{"name": "https", "port": port, "protocol": "TCP"}]},
+        }
+        config = placement.webhook_configuration((self.pki / "ca.crt").read_bytes())
+        text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [service, config]})
+        result = subprocess.run(
+            [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", "apply", "--server-side",
+             "--force-conflicts", "-f", "-"],
+            input=text, capture_output=True, text=True, check=False,
+        )
+        if result.returncode:
+            raise SandboxError(f"cannot register the placement webhook: {result.stderr.strip()}")
+
     def _wait_real_node(self, timeout: float = 90.0) -> None:
         from kubernetes import client
 
@@ -1014,6 +1062,15 @@ class Sandbox:
             self._serve_charts()
         except chart_repo.ChartSourceError as err:
             raise SandboxError(str(err)) from None
+        if self.node_mode == "fake" and os.geteuid() != 0 and not os.environ.get("ONEPORT_SANDBOX_NODE"):
+            log(
+                "not root: starting the sandbox without its real node (the control plane and kwok's fake "
+                "node: objects are stored, no pod runs); as root, `make cluster-up` adds a real node"
+            )
+        # The MetalLB pool inventories/local hands out: the real node's link (the host routes to it),
+        # else loopback addresses nothing answers on.
+        pool = self.network.pool if self.node_mode == "real" else FAKE_NODE_POOL
+        pki.write_private(self.root / "metallb-pool", pool.encode(), mode=0o644)
         self._ensure_pki()
         self._write_kubeconfigs()
         self._check_socket_paths()
@@ -1035,11 +1092,12 @@ class Sandbox:
             if name == "kwok":
                 self._ensure_nodes()
                 self._wait_nodes_ready()
+            if name == "placement":
+                self._ensure_placement()
+        self._ensure_nodes()
+        self._wait_nodes_ready()
         if self.node_mode == "real":
             self._wait_real_node()
-        else:
-            self._ensure_nodes()
-            self._wait_nodes_ready()
         self._wait_default_service_account()
         self._ensure_storage_class()
         self._ensure_identity()

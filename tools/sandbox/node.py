@@ -37,6 +37,8 @@ import sys
 import time
 from pathlib import Path
 
+from .placement import REAL_NODE_TAINT
+
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 DNS_IP = "10.96.0.10"
@@ -267,6 +269,8 @@ def kubelet_config(net: Network, pki_dir: Path, node_dir: Path) -> dict:
         "protectKernelDefaults": False,
         "serializeImagePulls": False,
         "staticPodPath": str(node_dir / "manifests"),
+        # Only pods the placement webhook lets on (tools/sandbox/placement.py) tolerate it.
+        "registerWithTaints": [REAL_NODE_TAINT],
         "podPidsLimit": 4096,
         "maxPods": 110,
     }

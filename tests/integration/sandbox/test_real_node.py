@@ -156,6 +156,7 @@ def test_the_node_is_real_and_ready(real):
     addresses = {a["type"]: a["address"] for a in item["status"]["addresses"]}
     assert addresses["InternalIP"] == real.network.node_ip
     assert "kwok.x-k8s.io/node" not in (item["metadata"].get("annotations") or {})
+    assert {"key": "sandbox.oneport.dev/real-node", "value": "true", "effect": "NoSchedule"} in item["spec"]["taints"]
 
 
 def test_two_replicas_behind_a_cluster_ip_answer_by_name_from_another_pod(real):
@@ -227,26 +228,45 @@ def test_a_claim_binds_and_its_data_survives_a_pod_restart(real):
     assert not Path(path, "note").exists()
 
 
-def test_an_image_the_sandbox_cannot_provide_is_named_not_pulled(real):
+def test_a_pod_whose_image_the_sandbox_cannot_provide_goes_to_the_fake_node_named(real):
     assert images.missing([PROBE, "quay.io/example/absent:1.0"]) == ["quay.io/example/absent:1.0"]
-    pod = """
-apiVersion: v1
-kind: Pod
-metadata: {name: absent}
-spec:
-  containers: [{name: absent, image: "quay.io/example/absent:1.0"}]
-"""
-    kubectl(real, "apply", "-f", "-", stdin=pod)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "absent"},
+        "spec": {"containers": [{"name": "absent", "image": "quay.io/example/absent:1.0"}]},
+    }
+    kubectl(real, "apply", "-f", "-", stdin=json.dumps(pod))
+    placed = json.loads(kubectl(real, "get", "pod", "absent", "-o", "json"))
+    assert placed["spec"]["nodeSelector"] == {"type": "kwok"}
+    reason = placed["metadata"]["annotations"]["sandbox.oneport.dev/fake-node"]
+    assert reason == "images the sandbox cannot provide: quay.io/example/absent:1.0"
+    kubectl(real, "delete", "pod", "absent", "--wait=false")
+
+
+def test_an_image_missing_on_the_real_node_fails_at_once_naming_it(real):
+    # Bound to the real node by hand (past the placement webhook): the pull cannot leave the node, so
+    # it fails at once instead of hanging, and the pod's status names the image.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "absent-bound"},
+        "spec": {
+            "nodeName": node.NODE_NAME,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "absent", "image": "quay.io/example/absent:1.0"}],
+        },
+    }
+    kubectl(real, "apply", "-f", "-", stdin=json.dumps(pod))
 
     def reason() -> str:
-        item = json.loads(kubectl(real, "get", "pod", "absent", "-o", "json"))
+        item = json.loads(kubectl(real, "get", "pod", "absent-bound", "-o", "json"))
         waiting = (item["status"].get("containerStatuses") or [{}])[0].get("state", {}).get("waiting", {})
         assert waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff"), waiting
         return waiting.get("message", "")
 
-    # The node has no route out: the pull fails at once instead of hanging, and names the image.
     assert "quay.io/example/absent:1.0" in eventually(reason, timeout=30)
-    kubectl(real, "delete", "pod", "absent", "--wait=false")
+    kubectl(real, "delete", "pod", "absent-bound", "--wait=false")
 
 
 # ---------------------------------------------------------------- MetalLB for real
@@ -262,17 +282,22 @@ def test_the_metallb_role_converges_on_the_real_controller_and_speaker(real, tmp
         "metallb_wait_timeout": 180,
         "metallb_address_pools": [{"name": "node-link", "addresses": [pool]}],
         "metallb_l2_advertisements": [{"name": "node-link", "ip_address_pools": ["node-link"]}],
-        # Layer 2 only: the chart's BGP back end (frr-k8s and FRR) has no image the sandbox can build.
-        "metallb_chart_values": {"frrk8s": {"enabled": False}},
     }
     first = run_playbook("playbooks/metallb.yml", variables, tmp_path)
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
     pods = json.loads(kubectl(real, "-n", "metallb-system", "get", "pods", "-o", "json"))["items"]
-    running = {p["metadata"]["labels"].get("app.kubernetes.io/component"): p for p in pods}
-    for component in ("controller", "speaker"):
-        pod = running[component]
-        assert pod["spec"]["nodeName"] == node.NODE_NAME
+    on_node = {
+        p["metadata"]["labels"].get("app.kubernetes.io/component"): p
+        for p in pods
+        if p["spec"].get("nodeName") == node.NODE_NAME
+    }
+    # MetalLB's own controller and speaker run on the real node; the BGP back end (frr-k8s, with FRR:
+    # no image the sandbox can build) is placed on the fake node.
+    assert set(on_node) == {"controller", "speaker"}, sorted(on_node)
+    for pod in on_node.values():
         assert all(c["ready"] for c in pod["status"]["containerStatuses"]), pod["status"]
+    fake = [p for p in pods if p["spec"].get("nodeName") != node.NODE_NAME]
+    assert any("frr" in p["metadata"]["name"] for p in fake)
     again = run_playbook("playbooks/metallb.yml", variables, tmp_path)
     assert again.returncode == 0, again.stdout[-5000:]
     assert changed(again) == 0, again.stdout[-5000:]
