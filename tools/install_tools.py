@@ -315,7 +315,7 @@ def install_deb_tool(name: str, tool: dict, target: Path, cache: Path, build: Bu
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         tree = Path(tmp) / name
         tree.mkdir()
-        for package, blob in zip(tool["packages"], blobs):
+        for package, blob in zip(tool["packages"], blobs, strict=True):
             with deb_data(blob, package["file"]) as data:
                 data.extractall(tree, filter="tar")
         for link, points_to in tool.get("links", {}).items():

@@ -210,7 +210,9 @@ class Sandbox:
                 ports[name] = free_port()
         state.setdefault("cluster", CLUSTER_NAME)
         if mode == "real" and "node_network" not in state:
-            routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True, check=False).stdout
+            routes = subprocess.run(
+                ["ip", "route", "show"], capture_output=True, text=True, check=False
+            ).stdout
             state["node_network"] = node.pick_index(routes)
         pki.write_private(self.state_file, json.dumps(state, indent=2).encode(), mode=0o644)
         return state
@@ -291,7 +293,12 @@ class Sandbox:
         )
         if self.node_mode == "real":
             net = self.network
-            leaf("kubelet-client", "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True)
+            leaf(
+                "kubelet-client",
+                "kube-apiserver-kubelet-client",
+                organizations=["system:masters"],
+                client=True,
+            )
             leaf("node", f"system:node:{node.NODE_NAME}", organizations=["system:nodes"], client=True)
             leaf("kube-proxy", "system:kube-proxy", client=True)
             namespace, service, _port = placement.PLACEMENT_SERVICE
@@ -690,7 +697,10 @@ class Sandbox:
             "--mount",
             "--propagation=private",
             *self._python_component(
-                "tools.sandbox.node", "bindrun", f"--bind={self.node_dir / 'hostpath_pv'}={HOSTPATH_ROOT}", "--"
+                "tools.sandbox.node",
+                "bindrun",
+                f"--bind={self.node_dir / 'hostpath_pv'}={HOSTPATH_ROOT}",
+                "--",
             ),
         ]
 
@@ -750,13 +760,20 @@ class Sandbox:
         for sub in ("cni", "manifests", "logs"):
             (nd / sub).mkdir(parents=True, exist_ok=True)
         runtime = Path(find_binary("node-runtime")).resolve()
-        (nd / "containerd.toml").write_text(node.containerd_config(nd, runtime))
-        (nd / "cni" / "10-oneport.conflist").write_text(json.dumps(node.cni_config(net), indent=2) + "\n")
-        (nd / "resolv.conf").write_text("# the node has no upstream resolver\noptions ndots:1\n")
-        (nd / "kubelet.yaml").write_text(yaml.safe_dump(node.kubelet_config(net, self.pki, nd), sort_keys=False))
-        (nd / "kube-proxy.yaml").write_text(
-            yaml.safe_dump(node.kube_proxy_config(net, nd / "kube-proxy.kubeconfig"), sort_keys=False)
-        )
+        files = {
+            "containerd.toml": node.containerd_config(nd, runtime),
+            "cni/10-oneport.conflist": json.dumps(node.cni_config(net), indent=2) + "\n",
+            "resolv.conf": "# the node has no upstream resolver\noptions ndots:1\n",
+            "kubelet.yaml": yaml.safe_dump(node.kubelet_config(net, self.pki, nd), sort_keys=False),
+            "kube-proxy.yaml": yaml.safe_dump(
+                node.kube_proxy_config(net, nd / "kube-proxy.kubeconfig"), sort_keys=False
+            ),
+        }
+        for name, text in files.items():
+            # Only when changed: kube-proxy exits when its configuration file is rewritten.
+            path = nd / name
+            if not path.exists() or path.read_text() != text:
+                pki.write_private(path, text.encode(), mode=0o644)
         try:
             images.build_all(find_binary, nd / "images")
         except OSError as err:
@@ -893,9 +910,19 @@ class Sandbox:
         config = placement.webhook_configuration((self.pki / "ca.crt").read_bytes())
         text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [service, config]})
         result = subprocess.run(
-            [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", "apply", "--server-side",
-             "--force-conflicts", "-f", "-"],
-            input=text, capture_output=True, text=True, check=False,
+            [
+                find_binary("kubectl"),
+                f"--kubeconfig={self.kubeconfig}",
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "-f",
+                "-",
+            ],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode:
             raise SandboxError(f"cannot register the placement webhook: {result.stderr.strip()}")
@@ -908,7 +935,8 @@ class Sandbox:
         while time.monotonic() < deadline:
             if self.pid("node") is None:
                 raise SandboxError(
-                    f"the node stopped during start-up; see {self.logs / 'node.log'} and {self.node_dir / 'logs'}"
+                    f"the node stopped during start-up; see {self.logs / 'node.log'} "
+                    f"and {self.node_dir / 'logs'}"
                 )
             for item in core.list_node().items:
                 if item.metadata.name == node.NODE_NAME and any(
@@ -926,17 +954,32 @@ class Sandbox:
         text = manifest.read_text().replace("@DNS_IP@", node.DNS_IP).replace("@IMAGE@", images.COREDNS_IMAGE)
         result = subprocess.run(
             [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", "apply", "--server-side", "-f", "-"],
-            input=text, capture_output=True, text=True, check=False,
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode:
             raise SandboxError(f"cannot apply CoreDNS: {result.stderr.strip()}")
         wait = subprocess.run(
-            [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", "-n", "kube-system", "rollout", "status",
-             "deployment/coredns", f"--timeout={int(timeout)}s"],
-            capture_output=True, text=True, check=False,
+            [
+                find_binary("kubectl"),
+                f"--kubeconfig={self.kubeconfig}",
+                "-n",
+                "kube-system",
+                "rollout",
+                "status",
+                "deployment/coredns",
+                f"--timeout={int(timeout)}s",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if wait.returncode:
-            raise SandboxError(f"CoreDNS did not become available: {wait.stderr.strip() or wait.stdout.strip()}")
+            raise SandboxError(
+                f"CoreDNS did not become available: {wait.stderr.strip() or wait.stdout.strip()}"
+            )
         log("coredns: available")
 
     def _wait_default_service_account(self, timeout: float = 60.0) -> None:

@@ -102,7 +102,9 @@ def decide(
         return Decision(Endpoint("tcp", host=str(address), port=port), "allowed loopback endpoint")
     for network in networks:
         if address in ipaddress.ip_network(network):
-            return Decision(Endpoint("tcp", host=str(address), port=port), f"the real node's network {network}")
+            return Decision(
+                Endpoint("tcp", host=str(address), port=port), f"the real node's network {network}"
+            )
     if address in ipaddress.ip_network(service_cidr):
         service = services.get(key)
         if service is None:
@@ -172,7 +174,8 @@ class Proxy:
                     continue
                 for address in endpoint.addresses:
                     if any(
-                        ipaddress.ip_address(address) in ipaddress.ip_network(n) for n in self.args.allow_network
+                        ipaddress.ip_address(address) in ipaddress.ip_network(n)
+                        for n in self.args.allow_network
                     ):
                         return Endpoint("tcp", host=address, port=number)
         return None

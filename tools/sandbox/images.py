@@ -46,12 +46,20 @@ class Image:
 
 CATALOGUE: dict[str, Image] = {
     PAUSE_IMAGE: Image(binary="pause", path="/pause", entrypoint=("/pause",), user="65535:65535"),
-    PROBE_IMAGE: Image(binary="probe", path="/usr/local/bin/probe", entrypoint=("/usr/local/bin/probe",),
-                       cmd=("serve",), ports=("8080/tcp",)),
-    COREDNS_IMAGE: Image(binary="coredns", path="/coredns", entrypoint=("/coredns",),
-                         ports=("53/tcp", "53/udp")),
+    PROBE_IMAGE: Image(
+        binary="probe",
+        path="/usr/local/bin/probe",
+        entrypoint=("/usr/local/bin/probe",),
+        cmd=("serve",),
+        ports=("8080/tcp",),
+    ),
+    COREDNS_IMAGE: Image(
+        binary="coredns", path="/coredns", entrypoint=("/coredns",), ports=("53/tcp", "53/udp")
+    ),
     # As MetalLB's own images: the binary at the root, run as the entrypoint with the chart's args.
-    METALLB_CONTROLLER_IMAGE: Image(binary="metallb-controller", path="/controller", entrypoint=("/controller",)),
+    METALLB_CONTROLLER_IMAGE: Image(
+        binary="metallb-controller", path="/controller", entrypoint=("/controller",)
+    ),
     METALLB_SPEAKER_IMAGE: Image(binary="metallb-speaker", path="/speaker", entrypoint=("/speaker",)),
 }
 

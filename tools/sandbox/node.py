@@ -91,7 +91,10 @@ def pick_index(taken_routes: str) -> int:
         with contextlib.suppress(ValueError):
             used.append(ipaddress.ip_network(word if word != "default" else "0.0.0.0/32", strict=False))
     for n in range(1, 250):
-        mine = [ipaddress.ip_network(LINK_TEMPLATE.format(n=n)), ipaddress.ip_network(POD_CIDR_TEMPLATE.format(n=n))]
+        mine = [
+            ipaddress.ip_network(LINK_TEMPLATE.format(n=n)),
+            ipaddress.ip_network(POD_CIDR_TEMPLATE.format(n=n)),
+        ]
         if not any(a.overlaps(b) for a in mine for b in used if b.prefixlen > 0):
             return n
     raise NodeError("no free 10.250.N.0/24 for the node's link: remove stale routes (`ip route`)")
@@ -188,7 +191,7 @@ def containerd_config(node_dir: Path, runtime: Path) -> str:
 
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     return f"""version = 2
-root = "{node_dir / 'containerd'}"
+root = "{node_dir / "containerd"}"
 state = "/run/containerd"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
                     "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
@@ -208,11 +211,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     [{cri}.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [{cri}.containerd.runtimes.runc.options]
-        BinaryName = "{runtime / 'usr/sbin/runc'}"
+        BinaryName = "{runtime / "usr/sbin/runc"}"
         SystemdCgroup = false
   [{cri}.cni]
-    bin_dir = "{runtime / 'usr/lib/cni'}"
-    conf_dir = "{node_dir / 'cni'}"
+    bin_dir = "{runtime / "usr/lib/cni"}"
+    conf_dir = "{node_dir / "cni"}"
 """
 
 
@@ -365,7 +368,9 @@ def inside(args) -> int:
 
     def start(name: str, cmd: list[str]) -> None:
         out = open(node_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
-        procs[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        procs[name] = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
+        )
         log(f"{name} started (pid {procs[name].pid})")
 
     def stop(signum=None, _frame=None) -> None:
@@ -385,15 +390,29 @@ def inside(args) -> int:
         time.sleep(0.1)
     ctr = [str(runtime / "usr/bin/ctr"), "--address", str(sock), "-n", "k8s.io"]
     for archive in sorted((node_dir / "images").glob("*.tar")):
-        result = subprocess.run([*ctr, "images", "import", "--no-unpack", str(archive)], env=env,
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [*ctr, "images", "import", "--no-unpack", str(archive)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode:
             log(f"importing {archive.name} failed: {result.stderr.strip()}")
             return 1
     log("images imported")
-    start("kubelet", [args.kube_node, "kubelet", f"--config={node_dir / 'kubelet.yaml'}",
-                      f"--kubeconfig={node_dir / 'kubelet.kubeconfig'}", f"--hostname-override={NODE_NAME}",
-                      f"--node-ip={args.node_ip}", "--v=1"])
+    start(
+        "kubelet",
+        [
+            args.kube_node,
+            "kubelet",
+            f"--config={node_dir / 'kubelet.yaml'}",
+            f"--kubeconfig={node_dir / 'kubelet.kubeconfig'}",
+            f"--hostname-override={NODE_NAME}",
+            f"--node-ip={args.node_ip}",
+            "--v=1",
+        ],
+    )
     start("kube-proxy", [args.kube_node, "kube-proxy", f"--config={node_dir / 'kube-proxy.yaml'}", "--v=1"])
     Path(node_dir / "ready").write_text("started\n")
     while not stopping:
@@ -454,7 +473,7 @@ def main(argv=None) -> int:
             source, _sep, target = item.partition("=")
             bind_dir(Path(source), target.rstrip("/"))
         cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-        os.execvp(cmd[0], cmd)
+        os.execvp(cmd[0], cmd)  # noqa: S606 - the command line the sandbox built, no shell
     if args.command == "relay":
         return run_relay(args.listen, args.to)
     return inside(args)
@@ -471,7 +490,9 @@ def run_relay(listen: str, to: str) -> int:
     target = parse_endpoint("tcp:" + to)
 
     async def serve() -> None:
-        server = await serve_endpoint(source, forwarder(target, lambda msg: print(f"[relay] {msg}", flush=True)))
+        server = await serve_endpoint(
+            source, forwarder(target, lambda msg: print(f"[relay] {msg}", flush=True))
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -81,7 +81,9 @@ def place_pod(pod: dict, real_node: str) -> list[dict]:
     if (pod.get("metadata") or {}).get("annotations") is None:
         patch.append({"op": "add", "path": "/metadata/annotations", "value": {REASON_ANNOTATION: reason}})
     else:
-        patch.append({"op": "add", "path": f"/metadata/annotations/{_escape(REASON_ANNOTATION)}", "value": reason})
+        patch.append(
+            {"op": "add", "path": f"/metadata/annotations/{_escape(REASON_ANNOTATION)}", "value": reason}
+        )
     return patch
 
 
@@ -135,7 +137,12 @@ def webhook_configuration(ca_bundle: bytes) -> dict:
                     "caBundle": base64.b64encode(ca_bundle).decode(),
                 },
                 "rules": [
-                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]},
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["pods"],
+                    },
                     {
                         "apiGroups": ["apps"],
                         "apiVersions": ["v1"],

@@ -23,8 +23,11 @@ REPO = Path(__file__).resolve().parents[3]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tools.sandbox import Sandbox  # noqa: E402
-from tools.sandbox import images, node  # noqa: E402
+from tools.sandbox import (  # noqa: E402
+    Sandbox,
+    images,
+    node,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -156,7 +159,9 @@ def test_the_node_is_real_and_ready(real):
     addresses = {a["type"]: a["address"] for a in item["status"]["addresses"]}
     assert addresses["InternalIP"] == real.network.node_ip
     assert "kwok.x-k8s.io/node" not in (item["metadata"].get("annotations") or {})
-    assert {"key": "sandbox.oneport.dev/real-node", "value": "true", "effect": "NoSchedule"} in item["spec"]["taints"]
+    assert {"key": "sandbox.oneport.dev/real-node", "value": "true", "effect": "NoSchedule"} in item["spec"][
+        "taints"
+    ]
 
 
 def test_two_replicas_behind_a_cluster_ip_answer_by_name_from_another_pod(real):
@@ -173,19 +178,34 @@ def test_two_replicas_behind_a_cluster_ip_answer_by_name_from_another_pod(real):
 
 
 def test_kubernetes_default_resolves_and_answers_from_a_pod(real):
-    addresses = kubectl(real, "exec", "client", "--", "probe", "lookup", "kubernetes.default.svc.cluster.local")
+    addresses = kubectl(
+        real, "exec", "client", "--", "probe", "lookup", "kubernetes.default.svc.cluster.local"
+    )
     assert addresses.split() == [real.service_ip]
     # An anonymous request reaches the API server through the Service and is refused by it.
     result = subprocess.run(
-        [str(REPO / "bin" / "kubectl"), f"--kubeconfig={real.kubeconfig}", "exec", "client", "--", "probe", "get",
-         f"https://{real.service_ip}/version"],
-        capture_output=True, text=True, check=False, timeout=60,
+        [
+            str(REPO / "bin" / "kubectl"),
+            f"--kubeconfig={real.kubeconfig}",
+            "exec",
+            "client",
+            "--",
+            "probe",
+            "get",
+            f"https://{real.service_ip}/version",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert "certificate" in result.stderr  # TLS from the API server: the probe does not trust its CA
 
 
 def test_a_node_port_answers_from_the_host(real):
-    port = json.loads(kubectl(real, "get", "service", "web-nodeport", "-o", "json"))["spec"]["ports"][0]["nodePort"]
+    port = json.loads(kubectl(real, "get", "service", "web-nodeport", "-o", "json"))["spec"]["ports"][0][
+        "nodePort"
+    ]
     body = eventually(lambda: http_get(f"http://{real.network.node_ip}:{port}/"))
     assert body.strip() in web_pods(real)
 
@@ -198,9 +218,16 @@ def test_logs_exec_and_port_forward_work(real):
         sock.bind(("127.0.0.1", 0))
         local = sock.getsockname()[1]
     forward = subprocess.Popen(
-        [str(REPO / "bin" / "kubectl"), f"--kubeconfig={real.kubeconfig}", "port-forward", f"pod/{pod}",
-         f"{local}:8080"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(REPO / "bin" / "kubectl"),
+            f"--kubeconfig={real.kubeconfig}",
+            "port-forward",
+            f"pod/{pod}",
+            f"{local}:8080",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert eventually(lambda: http_get(f"http://127.0.0.1:{local}/")).strip() == pod
@@ -306,7 +333,11 @@ def test_the_metallb_role_converges_on_the_real_controller_and_speaker(real, tmp
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "web-lb", "namespace": "default"},
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": "web"}},
+        "spec": {
+            "type": "LoadBalancer",
+            "ports": [{"port": 80, "targetPort": 8080}],
+            "selector": {"app": "web"},
+        },
     }
     kubectl(real, "apply", "-f", "-", stdin=json.dumps(service))
 
@@ -318,8 +349,10 @@ def test_the_metallb_role_converges_on_the_real_controller_and_speaker(real, tmp
 
     assigned = eventually(address, timeout=60)
     first_ip, last_ip = pool.split("-")
-    assert tuple(map(int, first_ip.split("."))) <= tuple(map(int, assigned.split("."))) <= tuple(
-        map(int, last_ip.split("."))
+    assert (
+        tuple(map(int, first_ip.split(".")))
+        <= tuple(map(int, assigned.split(".")))
+        <= tuple(map(int, last_ip.split(".")))
     )
     # The host reaches it on the node's link: the speaker answers ARP for it, kube-proxy forwards it.
     assert eventually(lambda: http_get(f"http://{assigned}/"), timeout=60).strip() in web_pods(real)
@@ -347,8 +380,14 @@ def host_snapshot() -> dict:
         return sorted(found)
 
     sysctls = {}
-    for name in [*node.SYSCTL_FILES, "net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet",
-                 "net/netfilter/nf_conntrack_max", "kernel/pid_max", "fs/inotify/max_user_instances"]:
+    for name in [
+        *node.SYSCTL_FILES,
+        "net/ipv4/ip_forward",
+        "net/ipv4/conf/all/route_localnet",
+        "net/netfilter/nf_conntrack_max",
+        "kernel/pid_max",
+        "fs/inotify/max_user_instances",
+    ]:
         path = Path("/proc/sys", name)
         sysctls[name] = path.read_text() if path.exists() else None
     return {
