@@ -2,7 +2,8 @@
 
 Binaries are unpacked or built once into a per-user cache and linked into the checkout's bin/, so a
 fresh clone on the same machine reuses them. Every binary is verified: wheel-shipped ones by sha256
-(wheel and binary), Go-built ones through go.sum with -mod=readonly.
+(wheel and binary), Go-built ones through go.sum with -mod=readonly, Debian-packaged ones by each
+package's sha256.
 
 First builds take minutes: each tool's start and finish are reported with an estimate of the time left
 (tools/build_progress.py), the builders' own output goes to one log per tool under the cache, and
