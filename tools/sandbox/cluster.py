@@ -194,11 +194,12 @@ class Sandbox:
         state = self.state()
         mode = self._node_mode_asked or requested_node_mode(state.get("node_mode"))
         service_cidr = node.SERVICE_CIDR if mode == "real" else SERVICE_CIDR
-        recorded = state.get("service_cidr")
+        # Sandboxes that recorded none were made with Kubernetes' usual 10.96.0.0/16.
+        recorded = state.get("service_cidr", "10.96.0.0/16")
         if recorded != service_cidr and (self.root / "data" / "etcd").exists():
             raise SandboxError(
                 f"the sandbox in {self.root} holds cluster data made with Service CIDR "
-                f"{recorded or '10.96.0.0/16'}, not {service_cidr} (the {mode} node's): "
+                f"{recorded}, not {service_cidr} (the {mode} node's): "
                 "run `python -m tools.sandbox down --wipe-data` (or `make cluster-down` and delete "
                 f"{self.root / 'data'}) and `up` again"
             )
@@ -209,13 +210,34 @@ class Sandbox:
             if name not in ports:
                 ports[name] = free_port()
         state.setdefault("cluster", CLUSTER_NAME)
-        if mode == "real" and "node_network" not in state:
-            routes = subprocess.run(
-                ["ip", "route", "show"], capture_output=True, text=True, check=False
-            ).stdout
-            state["node_network"] = node.pick_index(routes)
+        if mode == "real":
+            self._claim_network(state)
         pki.write_private(self.state_file, json.dumps(state, indent=2).encode(), mode=0o644)
         return state
+
+    def _claim_network(self, state: dict) -> None:
+        """Keep (or pick) the node's network index and create its link at once, under a lock shared by
+        every sandbox of this user: two sandboxes starting together never take the same addresses, and
+        a stopped sandbox whose addresses another took meanwhile moves to free ones."""
+        import fcntl
+
+        cache = Path(os.environ.get("ONEPORT_CACHE") or Path.home() / ".cache" / "oneport")
+        cache.mkdir(parents=True, exist_ok=True)
+        with open(cache / "sandbox-node-network.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            index = state.get("node_network")
+            if index is not None and node.link_exists(self._network_for(index).host_veth):
+                return
+            routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=False).stdout
+            if index is None or not node.index_free(index, routes):
+                index = node.pick_index(routes)
+            state["node_network"] = index
+            try:
+                node.network_up(self._network_for(index))
+            except subprocess.CalledProcessError as err:
+                raise SandboxError(f"cannot set up the node's network: {err.stderr.strip() or err}") from None
+            except node.NodeError as err:
+                raise SandboxError(str(err)) from None
 
     @property
     def node_mode(self) -> str:
@@ -236,10 +258,12 @@ class Sandbox:
     @property
     def network(self) -> node.Network:
         """The real node's addresses (only in the real node mode)."""
+        return self._network_for(self.state()["node_network"])
+
+    def _network_for(self, index: int) -> node.Network:
         import hashlib
 
-        ident = hashlib.sha256(str(self.root).encode()).hexdigest()[:8]
-        return node.Network(self.state()["node_network"], ident)
+        return node.Network(index, hashlib.sha256(str(self.root).encode()).hexdigest()[:8])
 
     @property
     def node_dir(self) -> Path:

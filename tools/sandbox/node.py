@@ -83,21 +83,35 @@ class Network:
         }
 
 
-def pick_index(taken_routes: str) -> int:
-    """The first N whose 10.250.N.0/24 and 10.244.N.0/24 no host route overlaps."""
-    used = []
-    for line in taken_routes.splitlines():
-        word = line.split()[0] if line.split() else ""
+def _routed(routes: str) -> list:
+    networks = []
+    for line in routes.splitlines():
+        word = line.split()[0] if line.split() else "default"
         with contextlib.suppress(ValueError):
-            used.append(ipaddress.ip_network(word if word != "default" else "0.0.0.0/32", strict=False))
+            if word != "default":
+                networks.append(ipaddress.ip_network(word, strict=False))
+    return networks
+
+
+def index_free(n: int, routes: str) -> bool:
+    """Whether no host route (`ip route show` output) overlaps 10.250.N.0/24 or 10.244.N.0/24."""
+    mine = [
+        ipaddress.ip_network(LINK_TEMPLATE.format(n=n)),
+        ipaddress.ip_network(POD_CIDR_TEMPLATE.format(n=n)),
+    ]
+    return not any(a.overlaps(b) for a in mine for b in _routed(routes))
+
+
+def pick_index(routes: str) -> int:
+    """The first N whose 10.250.N.0/24 and 10.244.N.0/24 no host route overlaps."""
     for n in range(1, 250):
-        mine = [
-            ipaddress.ip_network(LINK_TEMPLATE.format(n=n)),
-            ipaddress.ip_network(POD_CIDR_TEMPLATE.format(n=n)),
-        ]
-        if not any(a.overlaps(b) for a in mine for b in used if b.prefixlen > 0):
+        if index_free(n, routes):
             return n
     raise NodeError("no free 10.250.N.0/24 for the node's link: remove stale routes (`ip route`)")
+
+
+def link_exists(name: str) -> bool:
+    return ip("link", "show", name, check=False).returncode == 0
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -117,7 +131,7 @@ def network_up(net: Network) -> None:
         )
     if not netns_exists(net.netns):
         ip("netns", "add", net.netns)
-    if ip("link", "show", net.host_veth, check=False).returncode != 0:
+    if not link_exists(net.host_veth):
         ip("link", "add", net.host_veth, "type", "veth", "peer", "name", "eth0", "netns", net.netns)
     ip("addr", "replace", f"{net.host_ip}/24", "dev", net.host_veth)
     ip("link", "set", net.host_veth, "up")
