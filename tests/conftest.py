@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ansible.plugins.loader import init_plugin_loader
 from reference_data import assemble_from_charts, find_reference_dir
+
+# As ansible-playbook does before anything else: lookups in inventory values (the local inventory reads
+# the sandbox's files) then resolve in the tests that template them, and the collection's modules load
+# through Ansible's collection finder, as in a run.
+init_plugin_loader()
 
 REPO = Path(__file__).resolve().parent.parent
 
