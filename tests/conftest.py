@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ansible.plugins.loader import init_plugin_loader
 from support.paths import REPO, bin_tool, find_reference_dir
 from support.reference_data import assemble_from_charts
+
+# As ansible-playbook does before anything else: lookups in inventory values (the local inventory reads
+# the sandbox's files) then resolve in the tests that template them, and the collection's modules load
+# through Ansible's collection finder, as in a run.
+init_plugin_loader()
 
 
 @pytest.fixture(scope="session")

@@ -93,13 +93,32 @@ def main() -> int:
     else:
         say("    pachctl      no pachctl context was written")
     say("")
-    say("What was done: a real Kubernetes control plane, the MetalLB controller and a cert-manager stand-in")
+    real = sandbox.node_mode == "real"
     outcome = ", rolling Pachyderm out." if address else "."
-    say(f"ran as local processes, and site.yml ran against them{outcome}")
+    say(
+        "What was done: a real Kubernetes control plane"
+        + (
+            ", a real node (kubelet, containerd, runc, kube-proxy, CoreDNS) running MetalLB's controller and"
+            " speaker"
+            if real
+            else ", the MetalLB controller"
+        )
+        + " and a cert-manager stand-in"
+    )
+    say(f"ran on this machine, and site.yml ran against them{outcome}")
     say("Checked, not installed: the prerequisites stage found the pinned tools `make setup` put in bin/.")
     say("Skipped: the verify stage (its probes need a proxy that answers).")
-    say("What was not: no container runs (kwok fakes the nodes and pods), so nothing answers on the proxy's")
-    say("address; pachctl commands against it cannot succeed here. See docs/sandbox.md.")
+    if real:
+        say("What was not: Pachyderm's and cert-manager's pods need images this machine cannot build, so the")
+        say(
+            "sandbox placed them on kwok's fake node (Running in name only): the proxy's address is announced"
+        )
+        say("by MetalLB's speaker, but no Pachyderm answers behind it. See docs/sandbox.md.")
+    else:
+        say(
+            "What was not: no container runs (not root: kwok fakes the node and its pods), so nothing answers"
+        )
+        say("on the proxy's address. As root the sandbox adds a real node. See docs/sandbox.md.")
     say("")
     say("Next: `make cluster-status`, then look around:")
     say(f"    kubectl --kubeconfig {sandbox.kubeconfig} -n {namespace} get svc,deploy,certificate")

@@ -2,7 +2,8 @@
 
 Binaries are unpacked or built once into a per-user cache and linked into the checkout's bin/, so a
 fresh clone on the same machine reuses them. Every binary is verified: wheel-shipped ones by sha256
-(wheel and binary), Go-built ones through go.sum with -mod=readonly.
+(wheel and binary), Go-built ones through go.sum with -mod=readonly, Debian-packaged ones by each
+package's sha256.
 
 First builds take minutes: each tool's start and finish are reported with an estimate of the time left
 (tools/build_progress.py), the builders' own output goes to one log per tool under the cache, and
@@ -26,6 +27,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -42,7 +44,9 @@ except ImportError:  # imported as tools.install_tools rather than run as a scri
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tools" / "tools.yml"
 # Without a documented or measured time (a tool just added to tools.yml), guess this long.
-FALLBACK_SECONDS = {"go": 120.0, "wheel": 10.0}
+FALLBACK_SECONDS = {"go": 120.0, "wheel": 10.0, "deb": 20.0}
+# Where `deb` tools come from; ONEPORT_DEBIAN_MIRROR points at a mirror (an air-gapped site's own).
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # Downloads are network-bound: two at once keep the link busy beside a build.
 FETCH_SLOTS = 2
 
@@ -255,6 +259,74 @@ def install_go_tool(name: str, tool: dict, target: Path, module_dir: Path, build
             os.replace(out, target)
 
 
+def debian_mirror() -> str:
+    return os.environ.get("ONEPORT_DEBIAN_MIRROR", DEBIAN_MIRROR).rstrip("/")
+
+
+def deb_data(blob: bytes, name: str) -> tarfile.TarFile:
+    """The data archive of a .deb (an `ar` archive: debian-binary, control.tar.*, data.tar.*)."""
+    if not blob.startswith(b"!<arch>\n"):
+        raise SystemExit(f"{name} is not a Debian package (no ar header)")
+    offset = 8
+    while offset + 60 <= len(blob):
+        header = blob[offset : offset + 60]
+        member = header[:16].decode().strip().rstrip("/")
+        size = int(header[48:58].decode().strip())
+        if member.startswith("data.tar"):
+            return tarfile.open(fileobj=io.BytesIO(blob[offset + 60 : offset + 60 + size]), mode="r:*")
+        offset += 60 + size + (size % 2)
+    raise SystemExit(f"{name} has no data.tar member")
+
+
+def fetch_deb(package: dict, downloads: Path, build: Build) -> bytes:
+    """One pinned .deb from the mirror's pool, verified by its sha256 (kept in downloads/)."""
+    name = package["file"].rsplit("/", 1)[-1]
+    path = downloads / name
+    if not path.exists() or sha256_of(path) != package["sha256"]:
+        url = f"{debian_mirror()}/{package['file']}"
+        build.step(f"downloading {name}")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s) mirror
+                blob = response.read()
+        except (OSError, ValueError) as exc:
+            raise SystemExit(
+                f"cannot download {url} ({exc}); set ONEPORT_DEBIAN_MIRROR to a reachable Debian mirror"
+            ) from exc
+        actual = sha256_of(blob)
+        if actual != package["sha256"]:
+            raise SystemExit(f"sha256 mismatch for {url}: expected {package['sha256']}, got {actual}")
+        fd, tmp = tempfile.mkstemp(dir=downloads)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, path)
+    return path.read_bytes()
+
+
+def install_deb_tool(name: str, tool: dict, target: Path, cache: Path, build: Build) -> None:
+    """Unpack pinned Debian packages into one directory tree: a runtime with its libraries, no dpkg.
+
+    Maintainer scripts do not run; the links they would make (update-alternatives) are in `links`.
+    """
+    downloads = cache / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    build.start("fetching its packages")
+    with build.fetch_slots:
+        blobs = [fetch_deb(package, downloads, build) for package in tool["packages"]]
+    build.step("unpacking")
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        tree = Path(tmp) / name
+        tree.mkdir()
+        for package, blob in zip(tool["packages"], blobs, strict=True):
+            with deb_data(blob, package["file"]) as data:
+                data.extractall(tree, filter="tar")
+        for link, points_to in tool.get("links", {}).items():
+            path = tree / link
+            path.unlink(missing_ok=True)
+            path.symlink_to(points_to)
+        (tree / ".complete").write_text(tool["version"] + "\n")
+        os.replace(tree, target)
+
+
 def write_executable(target: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent)
     with os.fdopen(fd, "wb") as fh:
@@ -272,6 +344,8 @@ def cached_path(name: str, tool: dict, cache: Path) -> Path:
 
 
 def is_installed(name: str, tool: dict, target: Path) -> bool:
+    if tool["source"] == "deb":
+        return (target / ".complete").exists()
     return target.exists() and (
         tool["source"] != "wheel" or sha256_of(target) == arch_spec(name, tool)["sha256"]
     )
@@ -291,6 +365,9 @@ def install(name: str, tool: dict, target: Path, cache: Path, go_root: Path, bui
         if tool["source"] == "go":
             install_go_tool(name, tool, target, go_root / tool.get("module_dir", name), build)
             return f"built with {go_version()} (modules verified by go.sum)"
+        if tool["source"] == "deb":
+            install_deb_tool(name, tool, target, cache, build)
+            return f"unpacked from {len(tool['packages'])} Debian packages (sha256 verified)"
         raise SystemExit(f"tools.yml: {name} has unknown source {tool['source']!r}")
 
 

@@ -334,7 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, b"request body is not JSON", "text/plain")
             return
-        answer = review(body, path)
+        answer = self.server.review(body, path)
         if not answer["response"]["allowed"]:
             self.server.log(f"refused {path}: {answer['response']['status']['message']}")
         self._send(200, json.dumps(answer).encode())
@@ -345,8 +345,10 @@ class WebhookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     daemon_threads = True
 
-    def __init__(self, path: str, log=print):
+    def __init__(self, path: str, log=print, review=review):
+        """`review(body, path)` answers each AdmissionReview posted to /validate or /mutate."""
         self.log = log
+        self.review = review
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self.has_certificate = False

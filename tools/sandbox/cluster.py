@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import chart_repo, pki
+from . import chart_repo, images, node, pki, placement
 
 REPO = Path(__file__).resolve().parent.parent.parent
 # Loopback, so that every ClusterIP the API server could dial is on this machine. kube-apiserver v1.32
@@ -39,8 +39,12 @@ REPO = Path(__file__).resolve().parent.parent.parent
 SERVICE_CIDR = "127.96.0.0/16"
 SERVICE_IP = "127.96.0.1"
 # Pod IPs kwok hands out. They must not be loopback (Endpoints refuse it); nothing ever dials them: the
-# API server's pods/proxy goes through the egress proxy, which refuses them.
+# API server's pods/proxy goes through the egress proxy, which refuses them. Beside the real node they
+# come from another range than its pods' (10.244.N.0/24), so no address is both.
 POD_CIDR = "10.244.0.0/16"
+FAKE_POD_CIDR_BESIDE_REAL_NODE = "10.245.0.0/16"
+# MetalLB's pool without the real node: loopback addresses, assigned but answered by nothing.
+FAKE_NODE_POOL = "127.0.0.240-127.0.0.250"
 # The default StorageClass the sandbox creates: kube-controller-manager's own hostPath provisioner.
 STORAGE_CLASS = "standard"
 HOSTPATH_PROVISIONER = "kubernetes.io/host-path"
@@ -50,6 +54,7 @@ HOSTPATH_ROOT = "/tmp/hostpath_pv/"  # noqa: S108
 SERVED_SERVICES = {
     ("metallb-system", "metallb-webhook-service", 443): "metallb-webhook.sock",
     ("cert-manager", "cert-manager-webhook", 443): "cert-manager-webhook.sock",
+    placement.PLACEMENT_SERVICE: "placement.sock",
 }
 METALLB_WEBHOOK_PORT = 9443  # fixed in MetalLB v0.16.1's code; private to its network namespace
 CLUSTER_NAME = "oneport-sandbox"
@@ -91,13 +96,30 @@ COMPONENTS = (
     "kube-controller-manager",
     "kube-scheduler",
     "kwok",
+    "placement",
+    "apiserver-relay",
+    "node",
     "metallb-controller",
     "cert-manager",
 )
+# Components of one node mode only. MetalLB's controller runs as a host process only when kwok's fake
+# node is the only node; with the real node, the chart's own controller and speaker pods run. The real
+# node needs the relay (its pods' way to the API server) and the placement webhook.
+NODE_MODE_COMPONENTS = {"fake": ("metallb-controller",), "real": ("placement", "apiserver-relay", "node")}
+NODE_MODES = tuple(NODE_MODE_COMPONENTS)
 
 
 class SandboxError(RuntimeError):
     """Something the sandbox could not do; the message says what and how to fix it."""
+
+
+def requested_node_mode(recorded: str | None) -> str:
+    """The node mode asked for by ONEPORT_SANDBOX_NODE, else the one the sandbox was made with, else the
+    real node as root and the fake node alone otherwise (namespaces and cgroups need root)."""
+    asked = os.environ.get("ONEPORT_SANDBOX_NODE", "").strip().lower()
+    if asked and asked not in NODE_MODES:
+        raise SandboxError(f"ONEPORT_SANDBOX_NODE={asked!r}: expected one of {', '.join(NODE_MODES)}")
+    return asked or recorded or ("real" if os.geteuid() == 0 else "fake")
 
 
 def state_dir() -> Path:
@@ -148,8 +170,11 @@ class Status:
 class Sandbox:
     """One sandbox cluster whose state lives in `root` (default .build/sandbox of the checkout)."""
 
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, node_mode: str | None = None):
         self.root = Path(root) if root else state_dir()
+        if node_mode is not None and node_mode not in NODE_MODES:
+            raise SandboxError(f"node_mode={node_mode!r}: expected one of {', '.join(NODE_MODES)}")
+        self._node_mode_asked = node_mode
         self.pki = self.root / "pki"
         self.logs = self.root / "logs"
         self.pids = self.root / "pids"
@@ -167,22 +192,88 @@ class Sandbox:
 
     def _init_state(self) -> dict:
         state = self.state()
-        recorded = state.get("service_cidr")
-        if recorded != SERVICE_CIDR and (self.root / "data" / "etcd").exists():
+        mode = self._node_mode_asked or requested_node_mode(state.get("node_mode"))
+        service_cidr = node.SERVICE_CIDR if mode == "real" else SERVICE_CIDR
+        # Sandboxes that recorded none were made with Kubernetes' usual 10.96.0.0/16.
+        recorded = state.get("service_cidr", "10.96.0.0/16")
+        if recorded != service_cidr and (self.root / "data" / "etcd").exists():
             raise SandboxError(
                 f"the sandbox in {self.root} holds cluster data made with Service CIDR "
-                f"{recorded or '10.96.0.0/16'}, not {SERVICE_CIDR} (its ClusterIPs would not be local): "
+                f"{recorded}, not {service_cidr} (the {mode} node's): "
                 "run `python -m tools.sandbox down --wipe-data` (or `make cluster-down` and delete "
                 f"{self.root / 'data'}) and `up` again"
             )
-        state["service_cidr"] = SERVICE_CIDR
+        state["service_cidr"] = service_cidr
+        state["node_mode"] = mode
         ports = state.setdefault("ports", {})
         for name in PORT_NAMES:
             if name not in ports:
                 ports[name] = free_port()
         state.setdefault("cluster", CLUSTER_NAME)
+        if mode == "real":
+            self._claim_network(state)
         pki.write_private(self.state_file, json.dumps(state, indent=2).encode(), mode=0o644)
         return state
+
+    def _claim_network(self, state: dict) -> None:
+        """Keep (or pick) the node's network index and create its link at once, under a lock shared by
+        every sandbox of this user: two sandboxes starting together never take the same addresses, and
+        a stopped sandbox whose addresses another took meanwhile moves to free ones."""
+        import fcntl
+
+        cache = Path(os.environ.get("ONEPORT_CACHE") or Path.home() / ".cache" / "oneport")
+        cache.mkdir(parents=True, exist_ok=True)
+        with open(cache / "sandbox-node-network.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            index = state.get("node_network")
+            if index is not None and node.link_exists(self._network_for(index).host_veth):
+                return
+            routes = subprocess.run(["ip", "route"], capture_output=True, text=True, check=False).stdout
+            if index is None or not node.index_free(index, routes):
+                index = node.pick_index(routes)
+            state["node_network"] = index
+            try:
+                node.network_up(self._network_for(index))
+            except subprocess.CalledProcessError as err:
+                raise SandboxError(f"cannot set up the node's network: {err.stderr.strip() or err}") from None
+            except node.NodeError as err:
+                raise SandboxError(str(err)) from None
+
+    @property
+    def node_mode(self) -> str:
+        """`fake` (kwok's node: objects only) or `real` (kubelet, containerd and runc run the pods)."""
+        return self.state().get("node_mode", "fake")
+
+    @property
+    def service_cidr(self) -> str:
+        return self.state().get("service_cidr", SERVICE_CIDR)
+
+    @property
+    def service_ip(self) -> str:
+        """The `kubernetes` Service's ClusterIP: the first address of the Service CIDR."""
+        import ipaddress
+
+        return str(ipaddress.ip_network(self.service_cidr).network_address + 1)
+
+    @property
+    def network(self) -> node.Network:
+        """The real node's addresses (only in the real node mode)."""
+        return self._network_for(self.state()["node_network"])
+
+    def _network_for(self, index: int) -> node.Network:
+        import hashlib
+
+        return node.Network(index, hashlib.sha256(str(self.root).encode()).hexdigest()[:8])
+
+    @property
+    def node_dir(self) -> Path:
+        return self.root / "node"
+
+    def components(self) -> tuple[str, ...]:
+        """The components of this sandbox's node mode, in start order."""
+        other = [m for m in NODE_MODES if m != self.node_mode]
+        skip = {c for m in other for c in NODE_MODE_COMPONENTS[m]}
+        return tuple(c for c in COMPONENTS if c not in skip)
 
     @property
     def ports(self) -> dict:
@@ -200,6 +291,8 @@ class Sandbox:
             pki.write_private(ca_key, pki.key_pem(key))
             pki.write_private(ca_crt, pki.cert_pem(cert), mode=0o644)
         ca_key_obj, ca_cert = pki.load_key(ca_key), pki.load_cert(ca_crt)
+
+        real_ips = [self.network.host_ip] if self.node_mode == "real" else []
 
         def leaf(name, common_name, **kwargs):
             crt, key = self.pki / f"{name}.crt", self.pki / f"{name}.key"
@@ -219,9 +312,33 @@ class Sandbox:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ],
-            ip_addresses=["127.0.0.1", SERVICE_IP],
+            ip_addresses=["127.0.0.1", self.service_ip, *real_ips],
             server=True,
         )
+        if self.node_mode == "real":
+            net = self.network
+            leaf(
+                "kubelet-client",
+                "kube-apiserver-kubelet-client",
+                organizations=["system:masters"],
+                client=True,
+            )
+            leaf("node", f"system:node:{node.NODE_NAME}", organizations=["system:nodes"], client=True)
+            leaf("kube-proxy", "system:kube-proxy", client=True)
+            namespace, service, _port = placement.PLACEMENT_SERVICE
+            leaf(
+                "placement",
+                f"{service}.{namespace}.svc",
+                dns_names=[f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"],
+                server=True,
+            )
+            leaf(
+                "kubelet-serving",
+                f"system:node:{node.NODE_NAME}",
+                dns_names=[node.NODE_NAME],
+                ip_addresses=[net.node_ip],
+                server=True,
+            )
         leaf("admin", "oneport-admin", organizations=["system:masters"], client=True)
         leaf("controller-manager", "system:kube-controller-manager", client=True)
         leaf("scheduler", "system:kube-scheduler", client=True)
@@ -245,7 +362,7 @@ class Sandbox:
             pki.write_private(self.pki / "sa.key", private)
             pki.write_private(self.pki / "sa.pub", public, mode=0o644)
 
-    def _kubeconfig_text(self, user: str) -> bytes:
+    def _kubeconfig_text(self, user: str, server: str | None = None) -> bytes:
         def b64(path: Path) -> str:
             import base64
 
@@ -258,7 +375,7 @@ class Sandbox:
                 {
                     "name": CLUSTER_NAME,
                     "cluster": {
-                        "server": self.server,
+                        "server": server or self.server,
                         "certificate-authority-data": b64(self.pki / "ca.crt"),
                     },
                 }
@@ -291,6 +408,11 @@ class Sandbox:
         ):
             pki.write_private(self.component_kubeconfig(user), self._kubeconfig_text(user))
         pki.write_private(self.kubeconfig, self._kubeconfig_text("admin"))
+        if self.node_mode == "real":
+            # The node's processes reach the API server through the relay on the host's veth address.
+            inside = f"https://{self.network.host_ip}:{self.ports['apiserver']}"
+            for user, name in (("node", "kubelet"), ("kube-proxy", "kube-proxy")):
+                pki.write_private(self.node_dir / f"{name}.kubeconfig", self._kubeconfig_text(user, inside))
 
     # ---------------------------------------------------------------- processes
     def _pid_file(self, name: str) -> Path:
@@ -408,7 +530,6 @@ class Sandbox:
                     "kube-apiserver",
                     f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
                     "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
                     f"--secure-port={p['apiserver']}",
                     f"--cert-dir={data / 'apiserver'}",
                     f"--tls-cert-file={pk / 'apiserver.crt'}",
@@ -417,9 +538,9 @@ class Sandbox:
                     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                     f"--service-account-key-file={pk / 'sa.pub'}",
                     f"--service-account-signing-key-file={pk / 'sa.key'}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={self.service_cidr}",
                     f"--egress-selector-config-file={self.root / 'egress-selector.yaml'}",
-                    "--authorization-mode=RBAC",
+                    *self._apiserver_node_flags(),
                     f"--requestheader-client-ca-file={pk / 'front-proxy-ca.crt'}",
                     "--requestheader-allowed-names=front-proxy-client",
                     "--requestheader-username-headers=X-Remote-User",
@@ -428,8 +549,6 @@ class Sandbox:
                     f"--proxy-client-cert-file={pk / 'front-proxy-client.crt'}",
                     f"--proxy-client-key-file={pk / 'front-proxy-client.key'}",
                     "--allow-privileged=true",
-                    # The endpoint reconciler would publish 127.0.0.1, which Endpoints reject.
-                    "--endpoint-reconciler-type=none",
                     "--enable-priority-and-fairness=false",
                     "--profiling=false",
                     "--v=1",
@@ -438,6 +557,7 @@ class Sandbox:
             ),
             "kube-controller-manager": (
                 [
+                    *self._hostpath_wrapper(),
                     kube,
                     "kube-controller-manager",
                     f"--kubeconfig={self.component_kubeconfig('controller-manager')}",
@@ -450,7 +570,7 @@ class Sandbox:
                     f"--root-ca-file={pk / 'ca.crt'}",
                     f"--cluster-signing-cert-file={pk / 'ca.crt'}",
                     f"--cluster-signing-key-file={pk / 'ca.key'}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={self.service_cidr}",
                     # PersistentVolumeClaims of the default StorageClass get hostPath volumes (nothing
                     # runs, so the directories stay empty); see HOSTPATH_ROOT.
                     "--enable-hostpath-provisioner=true",
@@ -459,7 +579,7 @@ class Sandbox:
                     "--profiling=false",
                     "--v=1",
                 ],
-                None,
+                {"PYTHONPATH": str(REPO)} if self.node_mode == "real" else None,
             ),
             "kube-scheduler": (
                 [
@@ -487,7 +607,7 @@ class Sandbox:
                     ),
                     "--manage-all-nodes=false",
                     "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                    f"--cidr={POD_CIDR}",
+                    f"--cidr={FAKE_POD_CIDR_BESIDE_REAL_NODE if self.node_mode == 'real' else POD_CIDR}",
                     "--node-ip=127.0.0.1",
                     f"--server-address=127.0.0.1:{p['kwok']}",
                     "--node-lease-duration-seconds=40",
@@ -499,14 +619,21 @@ class Sandbox:
                     "tools.sandbox.egress",
                     f"--socket={self.run_path('egress.sock')}",
                     f"--kubeconfig={self.component_kubeconfig('egress')}",
-                    f"--service-cidr={SERVICE_CIDR}",
+                    f"--service-cidr={self.service_cidr}",
+                    *(
+                        [f"--allow-network={self.network.link}", f"--allow-network={self.network.pod_cidr}"]
+                        if self.node_mode == "real"
+                        else []
+                    ),
                     *[
                         f"--serve={ns}/{name}:{port}=unix:{self.run_path(sock)}"
                         for (ns, name, port), sock in SERVED_SERVICES.items()
+                        if (ns, name, port) not in self._unserved()
                     ],
                 ),
                 {"PYTHONPATH": str(REPO)},
             ),
+            **self._node_commands(),
             "metallb-controller": (
                 self._python_component(
                     "tools.sandbox.supervise",
@@ -553,6 +680,128 @@ class Sandbox:
                 {"PYTHONPATH": str(REPO)},
             ),
         }
+
+    def _unserved(self) -> set:
+        """SERVED_SERVICES this node mode does not serve: pods do (MetalLB's), or nothing needs them."""
+        if self.node_mode == "real":
+            return {("metallb-system", "metallb-webhook-service", 443)}
+        return {placement.PLACEMENT_SERVICE}
+
+    def _apiserver_node_flags(self) -> list[str]:
+        if self.node_mode != "real":
+            return [
+                "--advertise-address=127.0.0.1",
+                "--authorization-mode=RBAC",
+                # The endpoint reconciler would publish 127.0.0.1, which Endpoints reject.
+                "--endpoint-reconciler-type=none",
+            ]
+        pk = self.pki
+        return [
+            # Pods reach `kubernetes.default` at this address (the relay on the host's veth).
+            f"--advertise-address={self.network.host_ip}",
+            "--endpoint-reconciler-type=lease",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            f"--kubelet-client-certificate={pk / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={pk / 'kubelet-client.key'}",
+            f"--kubelet-certificate-authority={pk / 'ca.crt'}",
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
+
+    def _hostpath_wrapper(self) -> list[str]:
+        """With the real node, the hostPath provisioner's directories live in the sandbox directory.
+
+        kube-controller-manager makes each volume's directory under HOSTPATH_ROOT; in a private mount
+        namespace that path is the sandbox's node/hostpath_pv, which the node's namespace mounts there too.
+        """
+        if self.node_mode != "real":
+            return []
+        return [
+            "unshare",
+            "--mount",
+            "--propagation=private",
+            *self._python_component(
+                "tools.sandbox.node",
+                "bindrun",
+                f"--bind={self.node_dir / 'hostpath_pv'}={HOSTPATH_ROOT}",
+                "--",
+            ),
+        ]
+
+    def _node_commands(self) -> dict:
+        if self.node_mode != "real":
+            return {}
+        net, port = self.network, self.ports["apiserver"]
+        return {
+            "placement": (
+                self._python_component(
+                    "tools.sandbox.placement",
+                    f"--socket={self.run_path('placement.sock')}",
+                    f"--cert={self.pki / 'placement.crt'}",
+                    f"--key={self.pki / 'placement.key'}",
+                    f"--real-node={node.NODE_NAME}",
+                ),
+                {"PYTHONPATH": str(REPO)},
+            ),
+            "apiserver-relay": (
+                self._python_component(
+                    "tools.sandbox.node", "relay", f"--listen={net.host_ip}:{port}", f"--to=127.0.0.1:{port}"
+                ),
+                {"PYTHONPATH": str(REPO)},
+            ),
+            "node": (
+                [
+                    # Not `ip netns exec`: it remounts /sys, hiding the cgroup hierarchies kubelet needs.
+                    "nsenter",
+                    f"--net=/run/netns/{net.netns}",
+                    "--",
+                    "unshare",
+                    "--mount",
+                    "--propagation=private",
+                    *self._python_component(
+                        "tools.sandbox.node",
+                        "inside",
+                        f"--node-dir={self.node_dir}",
+                        f"--runtime={find_binary('node-runtime')}",
+                        f"--kube-node={find_binary('kube-node')}",
+                        f"--node-ip={net.node_ip}",
+                        f"--cgroup-root={net.cgroup_root}",
+                    ),
+                ],
+                {"PYTHONPATH": str(REPO)},
+            ),
+        }
+
+    def _prepare_node(self) -> None:
+        """The real node's network, configuration files and images (before its processes start)."""
+        net, nd = self.network, self.node_dir
+        try:
+            node.network_up(net)
+        except subprocess.CalledProcessError as err:
+            raise SandboxError(f"cannot set up the node's network: {err.stderr.strip() or err}") from None
+        except node.NodeError as err:
+            raise SandboxError(str(err)) from None
+        for sub in ("cni", "manifests", "logs"):
+            (nd / sub).mkdir(parents=True, exist_ok=True)
+        runtime = Path(find_binary("node-runtime")).resolve()
+        files = {
+            "containerd.toml": node.containerd_config(nd, runtime),
+            "cni/10-oneport.conflist": json.dumps(node.cni_config(net), indent=2) + "\n",
+            "resolv.conf": "# the node has no upstream resolver\noptions ndots:1\n",
+            "kubelet.yaml": yaml.safe_dump(node.kubelet_config(net, self.pki, nd), sort_keys=False),
+            "kube-proxy.yaml": yaml.safe_dump(
+                node.kube_proxy_config(net, nd / "kube-proxy.kubeconfig"), sort_keys=False
+            ),
+        }
+        for name, text in files.items():
+            # Only when changed: kube-proxy exits when its configuration file is rewritten.
+            path = nd / name
+            if not path.exists() or path.read_text() != text:
+                pki.write_private(path, text.encode(), mode=0o644)
+        try:
+            images.build_all(find_binary, nd / "images")
+        except OSError as err:
+            raise SandboxError(f"cannot build the node's images: {err}; run `make setup`") from None
 
     # ---------------------------------------------------------------- readiness
     def _ssl_context(self, verify: bool = True) -> ssl.SSLContext:
@@ -672,6 +921,90 @@ class Sandbox:
                 return
             time.sleep(0.5)
         raise SandboxError(f"kwok did not mark the fake nodes Ready in {timeout:.0f}s; see {self.logs}")
+
+    def _ensure_placement(self) -> None:
+        """The placement webhook's Service (served by the sandbox through the egress proxy) and config."""
+        namespace, name, port = placement.PLACEMENT_SERVICE
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"ports": [{"name": "https", "port": port, "protocol": "TCP"}]},
+        }
+        config = placement.webhook_configuration((self.pki / "ca.crt").read_bytes())
+        text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [service, config]})
+        result = subprocess.run(
+            [
+                find_binary("kubectl"),
+                f"--kubeconfig={self.kubeconfig}",
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "-f",
+                "-",
+            ],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode:
+            raise SandboxError(f"cannot register the placement webhook: {result.stderr.strip()}")
+
+    def _wait_real_node(self, timeout: float = 90.0) -> None:
+        from kubernetes import client
+
+        core = client.CoreV1Api(self.api_client())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid("node") is None:
+                raise SandboxError(
+                    f"the node stopped during start-up; see {self.logs / 'node.log'} "
+                    f"and {self.node_dir / 'logs'}"
+                )
+            for item in core.list_node().items:
+                if item.metadata.name == node.NODE_NAME and any(
+                    c.type == "Ready" and c.status == "True" for c in (item.status.conditions or [])
+                ):
+                    return
+            time.sleep(0.5)
+        raise SandboxError(
+            f"the node {node.NODE_NAME} did not become Ready in {timeout:.0f}s; see {self.node_dir / 'logs'}"
+        )
+
+    def _ensure_dns(self, log=print, timeout: float = 90.0) -> None:
+        """CoreDNS (built here) as the cluster's DNS at the kubelet's clusterDNS address."""
+        manifest = Path(__file__).parent / "manifests" / "coredns.yaml"
+        text = manifest.read_text().replace("@DNS_IP@", node.DNS_IP).replace("@IMAGE@", images.COREDNS_IMAGE)
+        result = subprocess.run(
+            [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", "apply", "--server-side", "-f", "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode:
+            raise SandboxError(f"cannot apply CoreDNS: {result.stderr.strip()}")
+        wait = subprocess.run(
+            [
+                find_binary("kubectl"),
+                f"--kubeconfig={self.kubeconfig}",
+                "-n",
+                "kube-system",
+                "rollout",
+                "status",
+                "deployment/coredns",
+                f"--timeout={int(timeout)}s",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if wait.returncode:
+            raise SandboxError(
+                f"CoreDNS did not become available: {wait.stderr.strip() or wait.stdout.strip()}"
+            )
+        log("coredns: available")
 
     def _wait_default_service_account(self, timeout: float = 60.0) -> None:
         from kubernetes import client
@@ -796,13 +1129,24 @@ class Sandbox:
             self._serve_charts()
         except chart_repo.ChartSourceError as err:
             raise SandboxError(str(err)) from None
+        if self.node_mode == "fake" and os.geteuid() != 0 and not os.environ.get("ONEPORT_SANDBOX_NODE"):
+            log(
+                "not root: starting the sandbox without its real node (the control plane and kwok's fake "
+                "node: objects are stored, no pod runs); as root, `make cluster-up` adds a real node"
+            )
+        # The MetalLB pool inventories/local hands out: the real node's link (the host routes to it),
+        # else loopback addresses nothing answers on.
+        pool = self.network.pool if self.node_mode == "real" else FAKE_NODE_POOL
+        pki.write_private(self.root / "metallb-pool", pool.encode(), mode=0o644)
         self._ensure_pki()
         self._write_kubeconfigs()
         self._check_socket_paths()
         (self.root / "run").mkdir(exist_ok=True)
         self._write_egress_config()
+        if self.node_mode == "real":
+            self._prepare_node()
         commands = self._commands()
-        for name in COMPONENTS:
+        for name in self.components():
             if self.pid(name) is not None:
                 log(f"{name}: already running (pid {self.pid(name)})")
                 continue
@@ -815,12 +1159,18 @@ class Sandbox:
             if name == "kwok":
                 self._ensure_nodes()
                 self._wait_nodes_ready()
+            if name == "placement":
+                self._ensure_placement()
         self._ensure_nodes()
         self._wait_nodes_ready()
+        if self.node_mode == "real":
+            self._wait_real_node()
         self._wait_default_service_account()
         self._ensure_storage_class()
         self._ensure_identity()
-        log(f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig})")
+        if self.node_mode == "real":
+            self._ensure_dns(log)
+        log(f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig}; {self.node_mode} node)")
 
     def _check_ports_free(self, name: str) -> None:
         owned = {
@@ -842,6 +1192,8 @@ class Sandbox:
     def down(self, log=print, timeout: float = 15.0) -> None:
         self._record_hostpath_volumes()
         for name in reversed(COMPONENTS):
+            if name in NODE_MODE_COMPONENTS["real"] and self.node_mode != "real" and self.pid(name) is None:
+                continue
             pid = self.pid(name)
             if pid is None:
                 self._pid_file(name).unlink(missing_ok=True)
@@ -860,6 +1212,10 @@ class Sandbox:
             _reap(pid, timeout=5.0)
             self._pid_file(name).unlink(missing_ok=True)
             log(f"{name}: stopped")
+        if self.node_mode == "real" and "node_network" in self.state():
+            net = self.network
+            node.cgroups_remove(net.cgroup_root)
+            node.network_down(net)
 
     def wipe_data(self) -> None:
         """Forget every object of the cluster (etcd data); only while stopped."""
@@ -868,6 +1224,7 @@ class Sandbox:
         if any(self.pid(name) for name in COMPONENTS):
             raise SandboxError("the sandbox is running: `down` before wiping its data")
         shutil.rmtree(self.root / "data", ignore_errors=True)
+        shutil.rmtree(self.node_dir, ignore_errors=True)
         shutil.rmtree(self.root / "run", ignore_errors=True)
         # The hostPath provisioner's directories (empty: nothing ever runs) of this sandbox's volumes.
         if self._hostpath_record.exists():
@@ -878,7 +1235,7 @@ class Sandbox:
 
     def status(self) -> list[Status]:
         result = []
-        for name in COMPONENTS:
+        for name in self.components():
             pid = self.pid(name)
             if pid is None:
                 result.append(Status(name, False, None, "stopped"))

@@ -7,6 +7,11 @@ proxy subresources) through this proxy. Each CONNECT is decided here:
 - the ClusterIP:port of a Service the sandbox serves (`--serve NAMESPACE/NAME:PORT=ENDPOINT`) is relayed
   to the local process serving it (a Unix socket or a loopback port), e.g. MetalLB's webhook;
 - an explicitly allowed loopback HOST:PORT (`--allow`, the fake node's kubelet port) is connected to;
+- an address in an allowed network (`--allow-network`: the real node's link and its pods' range, both
+  inside the node's network namespace behind the sandbox's own veth) is connected to;
+- with the real node (`--allow-network` given), the ClusterIP:port of any other Service is connected to
+  one of its ready endpoints, as kube-proxy would, if that endpoint is in an allowed network (the API
+  server's webhooks served by pods, e.g. MetalLB's);
 - anything else is refused with 403 and logged: Pod IPs, ClusterIPs of Services nobody serves here,
   and every address off the machine. The Service CIDR is loopback too, so even a refusal path that
   failed open would stay local.
@@ -85,6 +90,7 @@ def decide(
     services: dict[tuple[str, int], tuple[str, str, int]],
     serve: dict[tuple[str, str, int], Endpoint],
     allow: set[tuple[str, int]],
+    networks: tuple = (),
 ) -> Decision:
     """Where a CONNECT to host:port goes, or why it is refused (target None)."""
     try:
@@ -94,6 +100,11 @@ def decide(
     key = (str(address), port)
     if key in allow:
         return Decision(Endpoint("tcp", host=str(address), port=port), "allowed loopback endpoint")
+    for network in networks:
+        if address in ipaddress.ip_network(network):
+            return Decision(
+                Endpoint("tcp", host=str(address), port=port), f"the real node's network {network}"
+            )
     if address in ipaddress.ip_network(service_cidr):
         service = services.get(key)
         if service is None:
@@ -141,6 +152,50 @@ class Proxy:
         except Exception as err:  # keep the last view; the next CONNECT tries again
             self.log(f"cannot list Services: {err}")
 
+    def _pod_endpoint(self, namespace: str, name: str, port: int) -> Endpoint | None:
+        """A ready endpoint of Service namespace/name's `port`, in an allowed network; None if none."""
+        from kubernetes import client
+
+        core = self._core
+        if core is None:
+            return None
+        service = core.read_namespaced_service(name, namespace)
+        wanted = next((p for p in service.spec.ports or [] if p.port == port), None)
+        if wanted is None:
+            return None
+        discovery = client.DiscoveryV1Api(core.api_client)
+        slices = discovery.list_namespaced_endpoint_slice(
+            namespace, label_selector=f"kubernetes.io/service-name={name}"
+        ).items
+        for item in slices:
+            number = next((p.port for p in item.ports or [] if (p.name or "") == (wanted.name or "")), None)
+            for endpoint in item.endpoints or []:
+                if number is None or (endpoint.conditions and endpoint.conditions.ready is False):
+                    continue
+                for address in endpoint.addresses:
+                    if any(
+                        ipaddress.ip_address(address) in ipaddress.ip_network(n)
+                        for n in self.args.allow_network
+                    ):
+                        return Endpoint("tcp", host=address, port=number)
+        return None
+
+    async def _resolve_pod(self, host: str, port: int) -> Decision | None:
+        service = self.services.get((host, port))
+        if service is None or service in self.serve or not self.args.allow_network:
+            return None
+        namespace, name, svc_port = service
+        try:
+            target = await asyncio.get_running_loop().run_in_executor(
+                None, self._pod_endpoint, namespace, name, svc_port
+            )
+        except Exception as err:  # the API is unreachable or the Service just went away
+            self.log(f"cannot read the endpoints of {namespace}/{name}: {err}")
+            return None
+        if target is None:
+            return Decision(None, f"Service {namespace}/{name}:{svc_port} has no ready endpoint on the node")
+        return Decision(target, f"Service {namespace}/{name}:{svc_port} (a pod on the real node)")
+
     async def handle(self, reader, writer):
         try:
             header = await reader.readuntil(b"\r\n\r\n")
@@ -156,6 +211,8 @@ class Proxy:
         if decision.target is None and self._in_service_cidr(host):
             await self.refresh()  # a Service created, or changed, since the last look
             decision = self._decide(host, port)
+        if decision.target is None and self._in_service_cidr(host):
+            decision = await self._resolve_pod(host, port) or decision
         if decision.target is None:
             await self._refuse(writer, 403, decision.reason)
             return
@@ -183,6 +240,7 @@ class Proxy:
             services=self.services,
             serve=self.serve,
             allow=self.allow,
+            networks=tuple(self.args.allow_network),
         )
 
     async def _refuse(self, writer, code: int, reason: str) -> None:
@@ -217,6 +275,7 @@ def main(argv=None) -> int:
     parser.add_argument("--service-cidr", required=True)
     parser.add_argument("--serve", action="append", default=[], metavar="NAMESPACE/NAME:PORT=ENDPOINT")
     parser.add_argument("--allow", action="append", default=[], metavar="IP:PORT")
+    parser.add_argument("--allow-network", action="append", default=[], metavar="CIDR")
     args = parser.parse_args(argv)
     try:
         asyncio.run(amain(args))

@@ -97,15 +97,20 @@ def test_real_charts_converge_with_a_metallb_address_and_a_second_run_changes_no
     assert re.search(r"pachyderm-proxy is at 127\.240\.0\.\d+", verified)
 
 
-def test_down_stops_every_process_and_frees_the_ports(tmp_path):
+@pytest.mark.parametrize("mode", ["real", "fake"])
+def test_down_stops_every_process_and_frees_the_ports(tmp_path, mode):
     from tools.sandbox import Sandbox
     from tools.sandbox.cluster import port_in_use
 
-    box = Sandbox(tmp_path / "box")
+    box = Sandbox(tmp_path / "box", node_mode=mode)
     box.up(log=lambda _m: None)
     try:
-        pids = [s.pid for s in box.status()]
+        statuses = {s.name: s for s in box.status()}
+        pids = [s.pid for s in statuses.values()]
         assert all(pids)
+        # The real node and its helpers, or MetalLB's controller as a host process beside kwok alone.
+        assert ("node" in statuses) == (mode == "real")
+        assert ("metallb-controller" in statuses) == (mode == "fake")
     finally:
         box.down(log=lambda _m: None)
     deadline = time.monotonic() + 10

@@ -109,6 +109,7 @@ def test_the_proxy_relays_a_served_service_and_refuses_a_pod_ip(tmp_path):
         args = SimpleNamespace(
             serve=[f"metallb-system/metallb-webhook-service:443=unix:{backend}"],
             allow=[],
+            allow_network=[],
             service_cidr=CIDR,
             kubeconfig="unused",
         )

@@ -71,7 +71,7 @@ def test_all_api_server_egress_goes_through_the_proxy_socket(tmp_path):
 def test_cluster_data_from_a_non_loopback_service_cidr_is_not_reused(tmp_path):
     (tmp_path / "data" / "etcd").mkdir(parents=True)
     with pytest.raises(cluster.SandboxError, match="wipe-data"):
-        cluster.Sandbox(tmp_path)._init_state()
+        cluster.Sandbox(tmp_path, node_mode="fake")._init_state()
 
 
 def test_a_long_state_directory_is_refused_before_anything_starts(tmp_path):

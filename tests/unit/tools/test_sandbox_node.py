@@ -1,0 +1,158 @@
+"""The real node's pure parts: placement decisions, packed images, addresses and configuration."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tarfile
+
+import pytest
+
+from tools.sandbox import images, node, placement
+from tools.sandbox.egress import decide, service_index
+
+REAL = node.NODE_NAME
+
+
+def pod(image: str, **spec) -> dict:
+    return {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}], **spec}}
+
+
+def apply_patch(obj: dict, patch: list[dict]) -> dict:
+    """A JSON patch of `add` operations, as the API server applies it (enough for these patches)."""
+    for op in patch:
+        assert op["op"] == "add"
+        *parents, last = [t.replace("~1", "/").replace("~0", "~") for t in op["path"].split("/")[1:]]
+        target = obj
+        for token in parents:
+            target = target[token]
+        if last == "-":
+            target.append(op["value"])
+        else:
+            target[last] = op["value"]
+    return obj
+
+
+def test_a_pod_with_only_packed_images_tolerates_the_real_node_and_is_pinned_to_it():
+    placed = apply_patch(pod(images.PROBE_IMAGE), placement.place_pod(pod(images.PROBE_IMAGE), REAL))
+    assert placed["spec"]["tolerations"] == [placement.TOLERATION]
+    assert placed["spec"]["nodeSelector"] == {"kubernetes.io/hostname": REAL}
+
+
+def test_existing_selectors_and_tolerations_are_kept():
+    original = pod(
+        images.PROBE_IMAGE, nodeSelector={"kubernetes.io/os": "linux"}, tolerations=[{"operator": "Exists"}]
+    )
+    placed = apply_patch(json.loads(json.dumps(original)), placement.place_pod(original, REAL))
+    assert placed["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/hostname": REAL}
+    assert placed["spec"]["tolerations"] == [{"operator": "Exists"}, placement.TOLERATION]
+
+
+def test_a_pod_with_an_image_the_sandbox_lacks_goes_to_the_fake_node_with_the_reason():
+    original = pod(images.PROBE_IMAGE)
+    original["spec"]["initContainers"] = [
+        {"name": "i", "image": "quay.io/jetstack/cert-manager-controller:v1.21.1"}
+    ]
+    placed = apply_patch(original, placement.place_pod(json.loads(json.dumps(original)), REAL))
+    assert placed["spec"]["nodeSelector"] == placement.FAKE_NODE_SELECTOR
+    assert "tolerations" not in placed["spec"]
+    assert placed["metadata"]["annotations"][placement.REASON_ANNOTATION] == (
+        "images the sandbox cannot provide: quay.io/jetstack/cert-manager-controller:v1.21.1"
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"spec": {"nodeName": "anywhere"}},
+        {"metadata": {"ownerReferences": [{"kind": "DaemonSet", "name": "d"}]}},
+    ],
+)
+def test_bound_pods_and_daemonset_pods_are_left_alone(extra):
+    original = pod("quay.io/example/absent:1")
+    for key, value in extra.items():
+        original[key].update(value)
+    assert placement.place_pod(original, REAL) == []
+
+
+def test_daemonsets_reach_the_real_node_only_with_every_image_packed():
+    speaker = {"spec": {"template": {"spec": {"containers": [{"image": images.METALLB_SPEAKER_IMAGE}]}}}}
+    frr = {"spec": {"template": {"spec": {"containers": [{"image": "quay.io/frrouting/frr:10.4.3"}]}}}}
+    assert placement.place_daemonset(frr) == []
+    placed = apply_patch(speaker, placement.place_daemonset(speaker))
+    assert placed["spec"]["template"]["spec"]["tolerations"] == [placement.TOLERATION]
+    # A second admission (an update) adds nothing.
+    assert placement.place_daemonset(placed) == []
+
+
+def test_the_review_answers_with_a_base64_json_patch_and_always_allows():
+    request = {"uid": "u1", "kind": {"kind": "Pod"}, "operation": "CREATE", "object": pod(images.PROBE_IMAGE)}
+    answer = placement.review(REAL)({"request": request}, "/mutate")["response"]
+    assert answer["allowed"] is True and answer["uid"] == "u1"
+    assert answer["patchType"] == "JSONPatch"
+    assert json.loads(base64.b64decode(answer["patch"])) == placement.place_pod(pod(images.PROBE_IMAGE), REAL)
+
+
+def test_an_image_archive_is_deterministic_and_named_as_the_chart_asks():
+    image = images.CATALOGUE[images.METALLB_SPEAKER_IMAGE]
+    first = images.archive(images.METALLB_SPEAKER_IMAGE, image, b"\x7fELF binary")
+    assert first == images.archive(images.METALLB_SPEAKER_IMAGE, image, b"\x7fELF binary")
+    assert first != images.archive(images.METALLB_SPEAKER_IMAGE, image, b"\x7fELF other")
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        assert manifest[0]["RepoTags"] == ["quay.io/metallb/speaker:v0.16.1"]
+        config = json.load(tar.extractfile(manifest[0]["Config"]))
+        layer = tar.extractfile(manifest[0]["Layers"][0]).read()
+    import hashlib
+
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer).hexdigest()]
+    assert config["config"]["Entrypoint"] == ["/speaker"]
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        binary = tar.getmember("speaker")
+        assert binary.mode == 0o755 and tar.extractfile(binary).read() == b"\x7fELF binary"
+        assert "etc/passwd" in tar.getnames()
+    assert images.image_id(first) == "sha256:" + manifest[0]["Config"].removesuffix(".json")
+
+
+def test_missing_names_every_image_outside_the_catalogue():
+    assert images.missing([images.PAUSE_IMAGE, "b:1", "a:1", "b:1"]) == ["a:1", "b:1"]
+
+
+def test_the_node_index_skips_networks_the_host_already_routes():
+    routes = "default via 192.0.2.1 dev eth0\n10.250.1.0/24 dev op1h\n10.244.2.0/24 via 10.250.2.2\n"
+    assert node.pick_index(routes) == 3
+    net = node.Network(3, "abcd1234")
+    assert (net.host_ip, net.node_ip, net.pod_cidr) == ("10.250.3.1", "10.250.3.2", "10.244.3.0/24")
+    assert net.pool == "10.250.3.200-10.250.3.250"
+    assert len(net.host_veth) <= 15  # the kernel's limit for interface names
+
+
+def test_kubelet_and_kube_proxy_stay_off_the_hosts_settings(tmp_path):
+    net = node.Network(1, "abcd1234")
+    kubelet = node.kubelet_config(net, tmp_path / "pki", tmp_path)
+    assert kubelet["cgroupRoot"] == "/oneport-abcd1234"
+    assert kubelet["imageGCHighThresholdPercent"] == 100  # imported images are never collected
+    assert kubelet["registerWithTaints"] == [placement.REAL_NODE_TAINT]
+    proxy = node.kube_proxy_config(net, tmp_path / "kubeconfig")
+    assert proxy["oomScoreAdj"] == 0
+    assert proxy["conntrack"]["maxPerCore"] == 0  # conntrack sysctls are the host's: leave them
+    assert "restrict_oom_score_adj = true" in node.containerd_config(tmp_path, tmp_path / "runtime")
+
+
+def test_egress_connects_the_real_nodes_networks_and_nothing_else():
+    def route(host):
+        return decide(
+            host,
+            10250,
+            service_cidr="10.96.0.0/16",
+            services=service_index([]),
+            serve={},
+            allow=set(),
+            networks=("10.250.1.0/24", "10.244.1.0/24"),
+        )
+
+    assert route("10.250.1.2").target is not None
+    assert route("10.244.1.7").target is not None
+    assert route("10.244.2.7").target is None
+    assert route("192.0.2.1").target is None

@@ -1,0 +1,3 @@
+module oneport.local/tools/node-images
+
+go 1.23.0
