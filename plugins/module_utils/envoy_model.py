@@ -10,10 +10,10 @@ to the reason it was chosen; the translator in `envoy_config` only spells the mo
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 MIB = 1024 * 1024
@@ -81,8 +81,6 @@ ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 # Route targets that are answers from the proxy itself rather than backends.
 HTTPS_REDIRECT = "https_redirect"
 GRPC_TLS_REQUIRED = "grpc_tls_required"
-
-_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -372,54 +370,31 @@ def _join(directory: str, name: str) -> str:
     return directory.rstrip("/") + "/" + name
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+_is_ip = check.is_ip
 
 
 def _fail(path: str, value: Any, fix: str) -> EnvoyConfigError:
-    return EnvoyConfigError(f"{path}: {value!r} is not valid: {fix}")
+    return check.fail(path, value, "valid", fix, EnvoyConfigError)
 
 
 def _mapping(value: Any, path: str) -> Dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _fail(path, value, "give a mapping (key: value pairs)")
-    return value
+    return check.mapping(value, path, EnvoyConfigError)
 
 
 def _known(data: Dict[str, Any], path: str, allowed: Tuple[str, ...]) -> None:
-    for key in data:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else str(key)
-            raise EnvoyConfigError(
-                f"{where}: unknown field; the fields here are: {', '.join(allowed)} (check the spelling)"
-            )
+    check.known_keys(data, path, allowed, EnvoyConfigError)
 
 
 def _int(value: Any, path: str, low: int, high: int, what: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        else:
-            raise _fail(path, value, f"give a whole number from {low} to {high}{what}")
-    if not low <= value <= high:
-        raise _fail(path, value, f"give a whole number from {low} to {high}{what}")
-    return value
+    return check.integer(value, path, low, high, f"a whole number{what}", EnvoyConfigError)
 
 
 def _port(value: Any, path: str) -> int:
-    return _int(value, path, 1, 65535, " (a TCP port)")
+    return check.port(value, path, EnvoyConfigError)
 
 
 def _bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(path, value, "give true or false")
-    return value
+    return check.boolean(value, path, EnvoyConfigError)
 
 
 def _text(value: Any, path: str) -> str:
@@ -444,25 +419,9 @@ def _dir_path(value: Any, path: str) -> str:
 
 def _host(value: Any, path: str) -> str:
     """A DNS name (resolved by Envoy, STRICT_DNS) or an IP address (STATIC)."""
-    if not isinstance(value, str) or not value:
-        raise _fail(path, value, "give a DNS name such as pachd.pachyderm.svc or an IP address")
-    host = value.strip()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if _is_ip(host):
-        return host
-    name = host.lower().rstrip(".")
-    if ":" in name or "/" in name:
-        raise _fail(path, value, "give only the host name or IP address; put the port in the port field")
-    labels = name.split(".")
-    if len(name) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
-        raise _fail(
-            path,
-            value,
-            "give a DNS name (letters, digits and '-', labels of 1-63 characters separated by dots) "
-            "or an IP address",
-        )
-    return name
+    return check.dns_name(
+        value, path, EnvoyConfigError, ip=True, trailing_dot=True, example="pachd.pachyderm.svc"
+    )
 
 
 def _listen_address(value: Any, path: str) -> str:
@@ -475,9 +434,9 @@ def _listen_address(value: Any, path: str) -> str:
 def _s3_host(value: Any, path: str) -> str:
     if not isinstance(value, str):
         raise _fail(path, value, "give a host name such as s3.example.com or *.s3.example.com")
-    if value.startswith("*."):
-        return "*." + _host(value[2:], path)
-    return _host(value, path)
+    return check.dns_name(
+        value, path, EnvoyConfigError, wildcard=True, trailing_dot=True, example="s3.example.com"
+    )
 
 
 def _duration(value: Any, path: str) -> int:

@@ -23,6 +23,7 @@ import json
 import re
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_config, envoy_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 PROXY_CONFIG_MODES = ("collection", "chart")
@@ -179,13 +180,7 @@ def _limits_overrides(inputs: dict) -> dict:
             "pachyderm_proxy_limits.max_heap_bytes is set; the heap limit follows the container's memory: "
             "set pachyderm_proxy_max_heap (at most 80% of pachyderm_proxy_memory_limit) instead"
         )
-    return {key: _whole_number(value) for key, value in limits.items()}
-
-
-def _whole_number(value):
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
+    return {key: check.as_integer(value) for key, value in limits.items()}
 
 
 def tls_mode(inputs: dict) -> str:
@@ -195,7 +190,11 @@ def tls_mode(inputs: dict) -> str:
 def legacy_ports(inputs: dict) -> dict:
     """pachyderm_legacy_ports without the closed ones (0, false): inventory name -> Service port."""
     ports = _get(inputs, "legacy_ports", {}) or {}
-    return {name: _whole_number(port) for name, port in ports.items() if port not in (0, False, "0")}
+    return {
+        name: check.port(port, f"pachyderm_legacy_ports.{name}", closed=True)
+        for name, port in ports.items()
+        if port not in (0, False, "0")
+    }
 
 
 def acme_solver(inputs: dict):
@@ -216,7 +215,7 @@ def acme_solver(inputs: dict):
         )
     return {
         "host": given.get("host", ACME_SOLVER_SERVICE),
-        "port": _whole_number(given.get("port", ACME_SOLVER_PORT)),
+        "port": check.port(given.get("port", ACME_SOLVER_PORT), "pachyderm_proxy_acme_solver.port"),
     }
 
 
@@ -230,7 +229,7 @@ def _service_type(inputs: dict) -> str:
 def external_https_port(inputs: dict) -> int:
     """The port clients reach HTTPS on, named in redirects: the node port on NodePort Services."""
     if _service_type(inputs) == "NodePort":
-        return _whole_number(_get(inputs, "https_node_port", 30443))
+        return check.node_port(_get(inputs, "https_node_port", 30443), "pachyderm_https_node_port")
     return 443
 
 
@@ -248,7 +247,7 @@ def description(inputs: dict) -> dict:
         "readiness": {"address": "0.0.0.0", "port": READINESS_PORT},  # noqa: S104
         "config_dir": CONFIG_DIR,
         "backends": {},  # the chart's pachd-proxy-backend and console-proxy-backend Services
-        "xff_num_trusted_hops": _whole_number(_get(inputs, "proxy_xff_num_trusted_hops", 0)),
+        "xff_num_trusted_hops": check.as_integer(_get(inputs, "proxy_xff_num_trusted_hops", 0)),
         "limits": limits,
         "timeouts": _get(inputs, "proxy_timeouts", {}) or {},
     }

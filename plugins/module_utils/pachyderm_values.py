@@ -10,16 +10,17 @@ names the variable, the bad value and the fix; ``check_inputs`` runs them all be
 from __future__ import annotations
 
 import copy
-import ipaddress
 import re
 import secrets as _secrets
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils import lb_annotations as lb
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
 TLS_MODES = ("off", "self_signed", "acme_http01", "acme_dns01", "existing_secret")
+ACME_MODES = ("acme_http01", "acme_dns01")
 ENVIRONMENTS = ("production", "sandbox")
 STORAGE_BACKENDS = ("s3", "minio", "gcs", "azure", "local")
 DATABASES = ("bundled", "external")
@@ -64,12 +65,8 @@ SECRET_PATHS = (
 )
 REDACTED = "<redacted: see secret-values.yaml>"
 
-DNS_NAME = re.compile(
-    r"^(?=.{1,253}$)(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$"
-)
 SUBJECT = re.compile(r"^[^\s:][^\s]*$")
 IDP_ID = re.compile(r"^[a-z0-9][-a-z0-9_]*$")
-K8S_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 def _get(inputs: dict, name: str, default=None):
@@ -78,30 +75,15 @@ def _get(inputs: dict, name: str, default=None):
 
 
 def _bool(inputs: dict, name: str, default: bool = False) -> bool:
-    value = _get(inputs, name, default)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-        return value.lower() in ("true", "yes", "1")
-    raise InputError(f"pachyderm_{name} must be true or false, got {value!r}")
+    return check.boolean(_get(inputs, name, default), f"pachyderm_{name}")
 
 
 def _choice(inputs: dict, name: str, choices, default):
-    value = _get(inputs, name, default)
-    if value not in choices:
-        listed = ", ".join(repr(c) if c == "" else str(c) for c in choices)
-        raise InputError(f"pachyderm_{name} is {value!r}, which is not supported; use one of: {listed}")
-    return value
+    return check.one_of(_get(inputs, name, default), f"pachyderm_{name}", choices)
 
 
 def _secret_name(inputs: dict, name: str) -> str:
-    value = str(_get(inputs, name, "")).strip()
-    if value and not K8S_NAME.match(value):
-        raise InputError(
-            f"pachyderm_{name} is {value!r}, which is not a valid Secret name; use lower-case letters, "
-            "digits, '-' and '.'"
-        )
-    return value
+    return check.k8s_name(_get(inputs, name, ""), f"pachyderm_{name}", empty=True)
 
 
 # --- the inputs, one decision each ---------------------------------------------------------------
@@ -134,41 +116,25 @@ def tls_enabled(inputs: dict) -> bool:
 def proxy_host(inputs: dict) -> str:
     """The external host name of the one port (optionally with a non-standard :port)."""
     raw = _get(inputs, "proxy_host", "")
-    if not isinstance(raw, str):
-        raise InputError(f"pachyderm_proxy_host must be a DNS name, got {raw!r}")
-    host = raw.strip()
+    host = raw.strip() if isinstance(raw, str) else raw
     if not host:
         if tls_enabled(inputs):
             raise InputError(
                 f"pachyderm_tls (oneport_tls) is {inputs.get('tls')!r} but pachyderm_proxy_host "
                 "(oneport_proxy_host) is empty; a certificate needs a host name: set "
-                "oneport_proxy_host, for example pachyderm.example.com, or set oneport_tls: off"
+                "oneport_proxy_host, for example pachyderm.example.com (an IP address with self_signed "
+                "or existing_secret), or set oneport_tls: off"
             )
         return ""
-    if "://" in host or "/" in host:
+    if isinstance(host, str) and ("://" in host or "/" in host):
         raise InputError(
             f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; give the bare host name without a "
             "scheme or path, for example pachyderm.example.com"
         )
-    name, _colon, port = host.partition(":")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
-        raise InputError(f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; the port must be 1-65535")
-    try:
-        ipaddress.ip_address(name)
-        is_ip = True
-    except ValueError:
-        is_ip = False
-    if not is_ip and not DNS_NAME.match(name):
-        raise InputError(
-            f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}, which is not a valid DNS name; "
-            "use lower-case letters, digits, '-' and dots, for example pachyderm.example.com"
-        )
-    if is_ip and _get(inputs, "tls", "off") in ("acme_http01", "acme_dns01"):
-        raise InputError(
-            f"pachyderm_proxy_host (oneport_proxy_host) is the address {name!r}, but ACME issues "
-            "certificates for DNS names only; use a host name"
-        )
-    return host
+    name, port = check.external_host(
+        host, "pachyderm_proxy_host (oneport_proxy_host)", acme=_get(inputs, "tls", "off") in ACME_MODES
+    )
+    return name if port is None else f"{name}:{port}"
 
 
 def scheme(inputs: dict) -> str:
@@ -209,23 +175,16 @@ def legacy_ports(inputs: dict) -> dict:
         taken[_node_port(inputs, "https_node_port", 30443)] = "pachyderm_https_node_port"
     result, opened = {}, {}
     for name, given in ports.items():
-        port = _whole_number(given)
         if name not in known:
             more = "" if collection else " (pachd_http needs pachyderm_proxy_config: collection)"
             raise InputError(
                 f"pachyderm_legacy_ports has {name!r}; the legacy ports are: {', '.join(known)}{more}"
             )
-        if port is False:
-            port = 0
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise InputError(f"pachyderm_legacy_ports.{name} is {port!r}; use a port number (0 turns it off)")
+        port = check.port(given, f"pachyderm_legacy_ports.{name}", closed=True)
         if not port:
             continue
-        if kind == "NodePort" and not 30000 <= port <= 32767:
-            raise InputError(
-                f"pachyderm_legacy_ports.{name} is {port}, outside the NodePort range 30000-32767 "
-                "that a NodePort proxy Service uses for legacy ports"
-            )
+        if kind == "NodePort":  # a NodePort proxy Service opens legacy ports as node ports
+            check.node_port(port, f"pachyderm_legacy_ports.{name}")
         if port in taken:
             raise InputError(
                 f"pachyderm_legacy_ports.{name} is {port}, which {taken[port]} already uses; "
@@ -245,18 +204,8 @@ def legacy_ports(inputs: dict) -> dict:
     return result
 
 
-def _whole_number(value):
-    """An int as given, or as `-e name=30080` on the command line gives it (a string of digits)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
-
-
 def _node_port(inputs: dict, name: str, default: int) -> int:
-    port = _whole_number(_get(inputs, name, default))
-    if isinstance(port, bool) or not isinstance(port, int) or not 30000 <= port <= 32767:
-        raise InputError(f"pachyderm_{name} is {port!r}; a node port must be in 30000-32767")
-    return port
+    return check.node_port(_get(inputs, name, default), f"pachyderm_{name}")
 
 
 def load_balancer(inputs: dict) -> dict:
@@ -462,9 +411,7 @@ def check_database(inputs: dict) -> None:
         )
     if host and ("://" in host or "/" in host or " " in host):
         raise InputError(f"pachyderm_database_host is {host!r}; give a bare host name or address")
-    port = _whole_number(_get(inputs, "database_port", 5432))
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise InputError(f"pachyderm_database_port is {port!r}; use a port number such as 5432")
+    check.port(_get(inputs, "database_port", 5432), "pachyderm_database_port")
     if not _secret_name(inputs, "database_password_secret"):
         raise InputError(
             "pachyderm_database is 'external' but pachyderm_database_password_secret is empty; store the "
@@ -586,7 +533,7 @@ def check_upstream_idps(inputs: dict) -> list:
         secret = idp.get("secret")
         if secret is not None and (
             not isinstance(secret, dict)
-            or not K8S_NAME.match(str(secret.get("name", "")))
+            or not check.k8s_name(secret.get("name", ""), f"{where}.secret.name", empty=True)
             or not secret.get("key")
         ):
             raise InputError(f"{where}.secret is {secret!r}; give {{name: <Secret name>, key: <key in it>}}")

@@ -180,12 +180,12 @@ def test_node_ports_given_on_the_command_line_as_strings_are_numbers():
     service = build({"platform": "kind", "http_node_port": "30081", "https_node_port": " 30444"})["proxy"]
     assert service["service"]["httpNodePort"] == 30081
     assert service["service"]["httpsNodePort"] == 30444
-    with pytest.raises(ValueError, match="pachyderm_http_node_port is '30x'"):
+    with pytest.raises(ValueError, match="pachyderm_http_node_port: '30x' is not a node port"):
         model.check_inputs({"platform": "kind", "http_node_port": "30x"})
 
 
 def test_a_node_port_outside_the_range_is_refused():
-    with pytest.raises(ValueError, match="pachyderm_http_node_port is 8080"):
+    with pytest.raises(ValueError, match="pachyderm_http_node_port: 8080 is not a node port"):
         model.check_inputs({"platform": "kind", "http_node_port": 8080})
 
 
