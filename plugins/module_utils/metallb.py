@@ -193,6 +193,8 @@ def bgp_peers(peers, namespace):
         _address(spec["peerAddress"], f"{where}.peer_address")
         if "routerID" in spec:
             _address(spec["routerID"], f"{where}.router_id")
+        if "peerPort" in spec:
+            spec["peerPort"] = check.port(spec["peerPort"], f"{where}.peer_port", MetalLBConfigError)
         if "passwordSecret" in spec:
             spec["passwordSecret"] = {"name": spec["passwordSecret"], "namespace": namespace}
         objects.append(_object("BGPPeer", name, namespace, spec, BGP_PEER_API_VERSION))

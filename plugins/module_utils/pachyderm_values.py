@@ -180,11 +180,11 @@ def legacy_ports(inputs: dict) -> dict:
             raise InputError(
                 f"pachyderm_legacy_ports has {name!r}; the legacy ports are: {', '.join(known)}{more}"
             )
-        port = check.port(given, f"pachyderm_legacy_ports.{name}", closed=True)
-        if not port:
+        if given in (0, False, "0"):  # closed
             continue
-        if kind == "NodePort":  # a NodePort proxy Service opens legacy ports as node ports
-            check.node_port(port, f"pachyderm_legacy_ports.{name}")
+        # A NodePort proxy Service opens legacy ports as node ports.
+        read = check.node_port if kind == "NodePort" else check.port
+        port = read(given, f"pachyderm_legacy_ports.{name}")
         if port in taken:
             raise InputError(
                 f"pachyderm_legacy_ports.{name} is {port}, which {taken[port]} already uses; "
