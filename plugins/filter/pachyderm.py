@@ -1,12 +1,18 @@
 # Copyright: oneport.pachyderm contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters over the Pachyderm values model (plugins/module_utils/pachyderm_values.py)."""
+"""Filters over the Pachyderm model: inputs, pinning, values (plugins/module_utils/pachyderm_*.py)."""
 
 from __future__ import annotations
 
 import base64
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_chart_hints, pachyderm_proxy
+from ansible_collections.oneport.pachyderm.plugins.module_utils import (
+    chart_contract,
+    pachyderm_chart_hints,
+    pachyderm_inputs,
+    pachyderm_pinning,
+    pachyderm_proxy,
+)
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 from ansible_collections.oneport.pachyderm.plugins.plugin_utils import helm_release
 from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import filter_face
@@ -15,7 +21,7 @@ from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face impo
 @filter_face
 def pachyderm_check_inputs(inputs):
     """Validate the role inputs; return the decisions made."""
-    return model.check_inputs(inputs)
+    return pachyderm_inputs.check_inputs(inputs)
 
 
 @filter_face
@@ -25,7 +31,7 @@ def pachyderm_pin(secret_data, inputs, encoded=True, placeholders=False):
     data = secret_data or {}
     if encoded:
         data = {k: base64.b64decode(v).decode() for k, v in data.items()}
-    return model.pin(data, model.pinned_keys(inputs), bool(placeholders))
+    return pachyderm_pinning.pin(data, pachyderm_pinning.pinned_keys(inputs), bool(placeholders))
 
 
 @filter_face
@@ -55,7 +61,7 @@ def pachyderm_adopt(pinned_secret, chart_secrets=None, pachd=None):
         for item in container.get("env") or []
         if "value" in item
     }
-    return model.adopt(decoded(first(pinned_secret)), secrets, env)
+    return pachyderm_pinning.adopt(decoded(first(pinned_secret)), secrets, env)
 
 
 @filter_face
@@ -97,7 +103,7 @@ def pachyderm_proxy_settings(inputs):
 @filter_face
 def pachyderm_chart_problems(values, schema, chart_values):
     """Schema errors and unknown key paths of the values against one chart."""
-    return model.chart_problems(values, schema, chart_values)
+    return chart_contract.chart_problems(values, schema, chart_values)
 
 
 def pachyderm_chart_hint(message):
@@ -108,7 +114,7 @@ def pachyderm_chart_hint(message):
 @filter_face
 def pachyderm_pinned_secret_data(inputs, pinned):
     """Everything the pinned Secret holds (plain strings): the pinned values plus an inline license key."""
-    return model.pinned_secret_data(inputs, pinned)
+    return pachyderm_pinning.pinned_secret_data(inputs, pinned)
 
 
 @filter_face

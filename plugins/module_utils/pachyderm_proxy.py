@@ -3,7 +3,7 @@
 """The in-cluster one-port proxy: the collection's Envoy configuration for the Pachyderm chart's proxy pod.
 
 Plain Python: no Ansible imports. ``inputs`` is the pachyderm role's variables without the
-``pachyderm_`` prefix, as in ``pachyderm_values``. This module decides, once, how the chart's proxy
+``pachyderm_`` prefix, as in ``pachyderm_inputs``. This module decides, once, how the chart's proxy
 pod runs the collection's configuration:
 
 - ``description(inputs)`` is the envoy_config description (the same model the edge_proxy role renders)
@@ -220,16 +220,18 @@ def acme_solver(inputs: dict):
 
 
 def _service_type(inputs: dict) -> str:
-    # The proxy Service's type is decided once, in pachyderm_values (which imports this module).
-    from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values
+    # The proxy Service's type is decided once, in pachyderm_inputs (which imports this module).
+    from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs
 
-    return pachyderm_values.service_type(inputs)
+    return pachyderm_inputs.service_type(inputs)
 
 
 def external_https_port(inputs: dict) -> int:
     """The port clients reach HTTPS on, named in redirects: the node port on NodePort Services."""
     if _service_type(inputs) == "NodePort":
-        return check.node_port(_get(inputs, "https_node_port", 30443), "pachyderm_https_node_port")
+        from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs
+
+        return pachyderm_inputs.https_node_port(inputs)
     return 443
 
 

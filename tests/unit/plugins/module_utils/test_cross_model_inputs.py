@@ -18,6 +18,9 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import (
     pachd_address,
     pachyderm_proxy,
 )
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as inputs_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as pinning
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_storage as storage
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as values
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
@@ -39,7 +42,7 @@ def _edge(**params):
 
 def _pachyderm_values(**inputs):
     inputs = {"platform": "kind", **inputs}
-    pinned = values.pin({}, values.pinned_keys(inputs), placeholders=True)["values"]
+    pinned = pinning.pin({}, pinning.pinned_keys(inputs), placeholders=True)["values"]
     return values.build_values(inputs, pinned)
 
 
@@ -69,7 +72,7 @@ def _certificate(**config):
 
 # The host clients reach the one port at (oneport_proxy_host), read by each role that names it.
 EXTERNAL_HOST_READERS = {
-    "pachyderm_proxy_host (oneport_proxy_host)": lambda v: values.proxy_host(
+    "pachyderm_proxy_host (oneport_proxy_host)": lambda v: inputs_model.proxy_host(
         {"proxy_host": v, "tls": "self_signed"}
     ),
     "cert_manager_proxy_host": lambda v: _certificate(proxy_host=v),
@@ -83,8 +86,8 @@ UPSTREAM_HOST_READERS = {
 PORT_READERS = {
     "edge_proxy_upstream_port": lambda v: _edge(edge_proxy_upstream_port=v)["backends"]["s3"]["port"],
     "backends.s3.port": lambda v: envoy_model.parse_description({"backends": {"s3": {"port": v}}}),
-    "pachyderm_database_port": lambda v: values.check_database(
-        {"database": "external", "database_host": "db", "database_password_secret": "db", "database_port": v}
+    "pachyderm_database_port": lambda v: storage.check_database(
+        {"database_host": "db", "database_password_secret": "db", "database_port": v}, "external"
     ),
     "pachyderm_proxy_acme_solver.port": lambda v: pachyderm_proxy.acme_solver(
         {"tls": "acme_http01", "proxy_acme_solver": {"port": v}}
@@ -98,7 +101,7 @@ NODE_PORT_READERS = {
     "pachyderm_https_node_port": lambda v: pachyderm_proxy.external_https_port(
         {"platform": "kind", "https_node_port": v}
     ),
-    "pachyderm_legacy_ports.grpc": lambda v: values.legacy_ports(
+    "pachyderm_legacy_ports.grpc": lambda v: inputs_model.legacy_ports(
         {"platform": "kind", "legacy_ports": {"grpc": v}}
     ),
 }
@@ -183,14 +186,16 @@ def test_an_absolute_name_or_ipv6_address_is_an_upstream_but_not_an_external_hos
 
 
 def test_the_proxy_host_may_carry_a_port_in_both_roles():
-    assert values.proxy_host({"proxy_host": "pachyderm.example.com:8443"}) == "pachyderm.example.com:8443"
+    assert (
+        inputs_model.proxy_host({"proxy_host": "pachyderm.example.com:8443"}) == "pachyderm.example.com:8443"
+    )
     assert _certificate(proxy_host="pachyderm.example.com:8443")["dnsNames"] == ["pachyderm.example.com"]
     for field, reader in EXTERNAL_HOST_READERS.items():
         _assert_shape(f"{field} port", "70000", _outcome(reader, "pachyderm.example.com:70000"))
 
 
 def test_an_ip_address_proxy_host_with_self_signed_tls_is_accepted_by_both_roles_and_certified_as_an_ip():
-    assert values.proxy_host({"proxy_host": "10.0.0.5", "tls": "self_signed"}) == "10.0.0.5"
+    assert inputs_model.proxy_host({"proxy_host": "10.0.0.5", "tls": "self_signed"}) == "10.0.0.5"
     spec = _certificate(proxy_host="10.0.0.5")
     assert spec["ipAddresses"] == ["10.0.0.5"]
     assert "dnsNames" not in spec
@@ -198,7 +203,7 @@ def test_an_ip_address_proxy_host_with_self_signed_tls_is_accepted_by_both_roles
 
 def test_an_ip_address_proxy_host_with_acme_is_refused_by_both_roles_alike():
     errors = [
-        _outcome(lambda v: values.proxy_host({"proxy_host": v, "tls": "acme_http01"}), "10.0.0.5"),
+        _outcome(lambda v: inputs_model.proxy_host({"proxy_host": v, "tls": "acme_http01"}), "10.0.0.5"),
         _outcome(lambda v: _certificate(proxy_host=v, tls="acme_http01"), "10.0.0.5"),
     ]
     fields = ["pachyderm_proxy_host (oneport_proxy_host)", "cert_manager_proxy_host"]
