@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_config, envoy_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_config, envoy_model, envoy_types
 from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
@@ -148,7 +148,7 @@ def memory(inputs: dict) -> dict:
                 "lower it, leave it empty (80% of the limit), or raise pachyderm_proxy_memory_limit"
             )
     limits = _limits_overrides(inputs)
-    defaults = envoy_model.Limits()
+    defaults = envoy_types.Limits()
     windows = {
         name: limits.get(name, getattr(defaults, name))
         for name in ("stream_window_bytes", "upstream_stream_window_bytes", "buffer_bytes")
@@ -272,13 +272,13 @@ def description(inputs: dict) -> dict:
         service = LEGACY[name][0]
         # The listener takes the chart's container port for that service; the Service maps the
         # legacy port to it by name.
-        legacy[service] = envoy_model.BACKEND_PORTS[envoy_model.LEGACY_BACKENDS[service]]
+        legacy[service] = envoy_types.BACKEND_PORTS[envoy_types.LEGACY_BACKENDS[service]]
     if legacy:
         result["legacy_ports"] = legacy
     return result
 
 
-def _role_message(error: envoy_model.EnvoyConfigError) -> str:
+def _role_message(error: envoy_types.EnvoyConfigError) -> str:
     text = str(error)
     for field, variable in _FIELD_VARIABLES:
         if text.startswith(field):
@@ -286,11 +286,11 @@ def _role_message(error: envoy_model.EnvoyConfigError) -> str:
     return f"the in-cluster proxy configuration: {text}"
 
 
-def model(inputs: dict) -> envoy_model.ProxyModel:
+def model(inputs: dict) -> envoy_types.ProxyModel:
     """The checked model; errors name the role variable."""
     try:
         return envoy_model.parse_description(description(inputs))
-    except envoy_model.EnvoyConfigError as error:
+    except envoy_types.EnvoyConfigError as error:
         raise InputError(_role_message(error)) from None
 
 
