@@ -4,22 +4,14 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.oneport.pachyderm.plugins.module_utils.cert_manager import (
-    CertManagerConfigError,
-    plan,
-)
+from ansible_collections.oneport.pachyderm.plugins.module_utils.cert_manager import plan
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import expect_mapping, filter_face
 
 
+@filter_face
 def cert_manager_plan(config):
     """Checked issuers and proxy Certificate for the cert_manager role's variables."""
-    if not isinstance(config, dict):
-        raise AnsibleFilterError(f"cert_manager_plan: expected a mapping, got {type(config).__name__}")
-    try:
-        return plan(config)
-    except CertManagerConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return plan(expect_mapping(config, "cert_manager_plan"))
 
 
 class FilterModule:

@@ -7,36 +7,22 @@ Documentation: edge_proxy_description.yml and edge_proxy_secret_files.yml beside
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.oneport.pachyderm.plugins.module_utils import edge_proxy
-from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import (
-    EnvoyConfigError,
-    secret_files,
-)
-from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
+from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import secret_files
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import expect_mapping, filter_face
 
 
+@filter_face
 def edge_proxy_description(params):
     """Check the edge_proxy role variables and return the envoy_config description."""
-    if not isinstance(params, dict):
-        raise AnsibleFilterError(
-            f"edge_proxy_description: expects a mapping of role variables, not {params!r}"
-        )
-    try:
-        plain = _plain(params)
-        edge_proxy.check_install(plain)
-        return edge_proxy.description(plain)
-    except edge_proxy.EdgeProxyInputError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    edge_proxy.check_install(expect_mapping(params, "edge_proxy_description"))
+    return edge_proxy.description(params)
 
 
+@filter_face
 def edge_proxy_secret_files(description):
     """The SDS files (path -> content) the rendered bootstrap reads its certificate through."""
-    try:
-        return secret_files(_plain(description))
-    except EnvoyConfigError as exc:
-        raise AnsibleFilterError(f"edge_proxy_secret_files: {exc}") from None
+    return secret_files(description)
 
 
 class FilterModule:

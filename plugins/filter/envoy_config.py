@@ -4,21 +4,14 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import (
-    EnvoyConfigError,
-    render_bootstrap,
-)
-from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
+from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_config import render_bootstrap
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import filter_face
 
 
+@filter_face
 def envoy_config(description):
     """The Envoy v3 bootstrap for a one-port proxy description."""
-    try:
-        return render_bootstrap(_plain(description))
-    except EnvoyConfigError as error:
-        raise AnsibleFilterError(f"envoy_config: {error}") from None
+    return render_bootstrap(description)
 
 
 class FilterModule:

@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
 from ansible_collections.oneport.pachyderm.plugins.plugin_utils import fleet
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import filter_face
 
 
+@filter_face
 def fleet_problems(clusters, edges=None, workstations=None, known=None):
     """Every problem of the fleet (duplicate names or contexts, hosts naming no cluster), as messages."""
-    return fleet.problems(
-        _plain(clusters) or {}, _plain(edges) or {}, _plain(workstations) or {}, _plain(known)
-    )
+    return fleet.problems(clusters or {}, edges or {}, workstations or {}, known)
 
 
 class FilterModule:

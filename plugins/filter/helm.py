@@ -4,43 +4,44 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.plugin_utils import helm_release
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import filter_face
 
 
+@filter_face
 def helm_diff_command(
     release, chart, namespace, helm="helm", kubeconfig="", context="", values_files=(), post_renderer=""
 ):
     """The argv that asks helm-diff whether upgrading the release changes it (exit code 2 when it does)."""
-    try:
-        return helm_release.diff_command(
-            release,
-            chart,
-            namespace,
-            helm=helm,
-            kubeconfig=kubeconfig or "",
-            context=context or "",
-            values_files=_plain(values_files) or (),
-            post_renderer=post_renderer or "",
-        )
-    except ValueError as error:
-        raise AnsibleFilterError(str(error)) from None
+    return helm_release.diff_command(
+        release,
+        chart,
+        namespace,
+        helm=helm,
+        kubeconfig=kubeconfig or "",
+        context=context or "",
+        values_files=values_files or (),
+        post_renderer=post_renderer or "",
+    )
 
 
+@filter_face
 def helm_render_mark(cache_dir, chart, helm, inputs):
     """The file that remembers a passed render of ``chart`` (a chart_fetch result) with ``inputs``."""
     if not isinstance(chart, dict) or not chart.get("chart_path"):
-        raise AnsibleFilterError(
-            "helm_render_mark: chart must be the result of oneport.pachyderm.chart_fetch"
+        raise check.fail(
+            "helm_render_mark",
+            chart,
+            "a chart_fetch result",
+            "give the result of oneport.pachyderm.chart_fetch",
         )
     return helm_release.render_mark(
         str(cache_dir or ""),
         str(chart["chart_path"]),
         str(chart.get("sha256") or ""),
         str(helm),
-        _plain(inputs),
+        inputs,
     )
 
 

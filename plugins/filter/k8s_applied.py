@@ -4,17 +4,14 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.oneport.pachyderm.plugins.module_utils.k8s_apply import applied_as_is
-from ansible_collections.oneport.pachyderm.plugins.module_utils.plain import plain as _plain
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import expect_lists, filter_face
 
 
+@filter_face
 def k8s_applied_as_is(found, desired):
     """Whether kubernetes.core.k8s with apply: true would change nothing on the objects found."""
-    found, desired = _plain(found), _plain(desired)
-    if not isinstance(found, list) or not isinstance(desired, list):
-        raise AnsibleFilterError("k8s_applied_as_is: expected two lists (objects found, objects to apply)")
+    expect_lists("k8s_applied_as_is", found, desired)
     return applied_as_is(found, desired)
 
 

@@ -4,29 +4,24 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import (
-    MetalLBConfigError,
-    build_objects,
-    stale_objects,
+from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import build_objects, stale_objects
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import (
+    expect_lists,
+    expect_mapping,
+    filter_face,
 )
 
 
+@filter_face
 def metallb_objects(config):
     """Checked MetalLB objects for the metallb role's variables."""
-    if not isinstance(config, dict):
-        raise AnsibleFilterError(f"metallb_objects: expected a mapping, got {type(config).__name__}")
-    try:
-        return build_objects(config)
-    except MetalLBConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return build_objects(expect_mapping(config, "metallb_objects"))
 
 
+@filter_face
 def metallb_stale_objects(found, desired):
     """The objects the role applied earlier that the variables no longer name."""
-    if not isinstance(found, list) or not isinstance(desired, list):
-        raise AnsibleFilterError("metallb_stale_objects: expected two lists (found objects, desired objects)")
+    expect_lists("metallb_stale_objects", found, desired)
     return stale_objects(found, desired)
 
 

@@ -4,25 +4,21 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.oneport.pachyderm.plugins.module_utils.pachd_address import (
-    PachdAddressError,
     build_pachd_address,
     normalize_pachd_address,
 )
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import filter_face
 
 _UNSET = object()
 
 
+@filter_face
 def pachd_address(value, tls=_UNSET, port=None):
     """Without arguments, normalise ``value``; with ``tls`` (and ``port``), build from a host."""
-    try:
-        if tls is _UNSET and port is None:
-            return normalize_pachd_address(value)
-        return build_pachd_address(value, tls=False if tls is _UNSET else tls, port=port)
-    except PachdAddressError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    if tls is _UNSET and port is None:
+        return normalize_pachd_address(value)
+    return build_pachd_address(value, tls=False if tls is _UNSET else tls, port=port)
 
 
 class FilterModule:

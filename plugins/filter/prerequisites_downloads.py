@@ -4,22 +4,14 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.oneport.pachyderm.plugins.module_utils.tool_downloads import (
-    DownloadConfigError,
-    plan,
-)
+from ansible_collections.oneport.pachyderm.plugins.module_utils.tool_downloads import plan
+from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import expect_mapping, filter_face
 
 
+@filter_face
 def prerequisites_downloads(config):
     """Checked download and install steps for the prerequisites role's variables."""
-    if not isinstance(config, dict):
-        raise AnsibleFilterError(f"prerequisites_downloads: expected a mapping, got {type(config).__name__}")
-    try:
-        return plan(config)
-    except DownloadConfigError as exc:
-        raise AnsibleFilterError(str(exc)) from None
+    return plan(expect_mapping(config, "prerequisites_downloads"))
 
 
 class FilterModule:

@@ -15,16 +15,15 @@ Every error names the variable, the bad value and the fix. Plain Python, no Ansi
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 TLS_MODES = ("self_signed", "acme_http01", "acme_dns01", "existing_secret")
 DNS01_PROVIDERS = ("route53", "clouddns", "azuredns")
 API_VERSION = "cert-manager.io/v1"
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
-HOST_RE = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(h|m|s))+$")
 
@@ -60,12 +59,22 @@ def _object(kind, name, spec, namespace=None):
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
 
 
-def check_host(host, variable="cert_manager_proxy_host"):
-    if not isinstance(host, str) or not HOST_RE.match(host) or len(host) > 253:
-        _fail(
-            f"{variable}: {host!r} is not a DNS name; set the proxy's external name, "
-            "e.g. pachyderm.example.com (an IP address goes in cert_manager_ip_addresses)"
-        )
+def proxy_names(config):
+    """The proxy host's certificate name: ``(dns_names, ip_addresses)``; a ``:port`` is dropped.
+
+    oneport_proxy_host is read as the pachyderm role reads it (inputs.external_host): a DNS name or,
+    unless ACME issues the certificate, an IP address, which the certificate then names as an IP SAN.
+    """
+    host = config.get("proxy_host") or ""
+    if not host:
+        return [], []
+    name, _port = check.external_host(
+        host,
+        "cert_manager_proxy_host",
+        CertManagerConfigError,
+        acme=str(config.get("tls", "")).startswith("acme"),
+    )
+    return ([], [name]) if check.is_ip(name) else ([name], [])
 
 
 def check_names(config):
@@ -78,14 +87,11 @@ def check_names(config):
             f"cert_manager_proxy_host: empty, but cert_manager_tls is {mode!r}, which needs the name "
             "clients use; set oneport_proxy_host (e.g. pachyderm.example.com)"
         )
-    if host:
-        check_host(host)
+    proxy_names(config)
     for index, name in enumerate(extra):
-        check_host(name, f"cert_manager_extra_dns_names[{index}]")
+        check.dns_name(name, f"cert_manager_extra_dns_names[{index}]", CertManagerConfigError, wildcard=True)
     for index, ip in enumerate(ips):
-        try:
-            ipaddress.ip_address(str(ip))
-        except ValueError:
+        if not check.is_ip(str(ip)):
             _fail(f"cert_manager_ip_addresses[{index}]: {ip!r} is not an IP address; write e.g. 10.0.0.5")
     if mode.startswith("acme") and ips:
         _fail("cert_manager_ip_addresses: ACME CAs do not sign IP addresses; leave it empty with ACME")
@@ -250,8 +256,9 @@ def issuers(config):
 
 
 def proxy_certificate(config, issuer):
-    names = [config["proxy_host"]] if config.get("proxy_host") else []
-    names += [n for n in config.get("extra_dns_names") or [] if n not in names]
+    names, ips = proxy_names(config)
+    names += [n.lower() for n in config.get("extra_dns_names") or [] if n.lower() not in names]
+    ips += [str(ip) for ip in config.get("ip_addresses") or [] if str(ip) not in ips]
     spec = {
         "secretName": config["secret_name"],
         "duration": config.get("duration") or "2160h",
@@ -263,8 +270,8 @@ def proxy_certificate(config, issuer):
     if names:
         spec["dnsNames"] = names
         spec["commonName"] = names[0]
-    if config.get("ip_addresses"):
-        spec["ipAddresses"] = [str(ip) for ip in config["ip_addresses"]]
+    if ips:
+        spec["ipAddresses"] = ips
     return _object("Certificate", config["secret_name"], spec, config["tls_namespace"])
 
 

@@ -10,26 +10,22 @@ the role variable, the bad value and the fix, and run before the role changes an
 from __future__ import annotations
 
 import ipaddress
-import re
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 # Backends of the envoy_config description, in the order users read them.
 BACKENDS = ("pachd_grpc", "s3", "oidc", "identity", "pachd_http", "metrics", "console")
 SERVICE_MANAGERS = ("systemd", "none")
 ENVOY_SOURCES = ("control_node", "url")
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9-]{1,63})*\.?$"
-)
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class EdgeProxyInputError(InputError):
     """A role variable the edge proxy cannot work with; the message names it and the fix."""
 
 
-def _fail(variable: str, value, fix: str) -> EdgeProxyInputError:
-    return EdgeProxyInputError(f"{variable}: {value!r} {fix}")
+def _fail(variable: str, value, problem: str, fix: str = "") -> EdgeProxyInputError:
+    return check.refuse(variable, value, problem, fix, EdgeProxyInputError)
 
 
 def _check_host(variable: str, value) -> str:
@@ -37,81 +33,74 @@ def _check_host(variable: str, value) -> str:
         raise _fail(
             variable,
             value,
-            "is empty: set it to the address the edge host reaches the cluster at "
+            "is empty",
+            "set it to the address the edge host reaches the cluster at "
             "(a node IP for NodePorts, or the load balancer's IP or DNS name)",
         )
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    if not _HOSTNAME.match(value):
-        raise _fail(
-            variable, value, "is not an IP address or DNS name: use e.g. 10.0.0.5 or nodes.example.com"
-        )
-    return value
+    return check.dns_name(
+        value, variable, EdgeProxyInputError, ip=True, trailing_dot=True, example="nodes.example.com"
+    )
 
 
 def _check_port(variable: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise _fail(variable, value, "is not a port: use a number from 1 to 65535")
-    return value
+    return check.port(value, variable, EdgeProxyInputError)
 
 
 def check_install(params: dict) -> None:
     """The binary and service inputs: source, checksum, service manager, directories."""
-    if params.get("edge_proxy_service_manager") not in SERVICE_MANAGERS:
-        raise _fail(
-            "edge_proxy_service_manager",
-            params.get("edge_proxy_service_manager"),
-            f"is not supported: choose one of {list(SERVICE_MANAGERS)}",
-        )
-    source = params.get("edge_proxy_envoy_source")
-    if source not in ENVOY_SOURCES:
-        raise _fail(
-            "edge_proxy_envoy_source", source, f"is not supported: choose one of {list(ENVOY_SOURCES)}"
-        )
-    digest = params.get("edge_proxy_envoy_sha256")
-    if not isinstance(digest, str) or not _SHA256.match(digest):
-        raise _fail(
-            "edge_proxy_envoy_sha256",
-            digest,
-            "is not a sha256: give the 64 lower-case hex digits of the envoy binary (sha256sum envoy)",
-        )
+    check.one_of(
+        params.get("edge_proxy_service_manager"),
+        "edge_proxy_service_manager",
+        SERVICE_MANAGERS,
+        EdgeProxyInputError,
+    )
+    source = check.one_of(
+        params.get("edge_proxy_envoy_source"), "edge_proxy_envoy_source", ENVOY_SOURCES, EdgeProxyInputError
+    )
+    check.sha256(
+        params.get("edge_proxy_envoy_sha256"),
+        "edge_proxy_envoy_sha256",
+        EdgeProxyInputError,
+        fix="give the 64 lower-case hex digits of the envoy binary (sha256sum envoy)",
+    )
     if source == "url" and not str(params.get("edge_proxy_envoy_url") or "").startswith(
         ("https://", "http://")
     ):
         raise _fail(
             "edge_proxy_envoy_url",
             params.get("edge_proxy_envoy_url"),
-            "is not an http(s) URL: give the download URL of the envoy binary, "
-            "or use edge_proxy_envoy_source: control_node",
+            "is not an http(s) URL",
+            "give the download URL of the envoy binary, or use edge_proxy_envoy_source: control_node",
         )
     for variable in ("edge_proxy_install_dir", "edge_proxy_config_dir", "edge_proxy_run_dir"):
         value = params.get(variable)
         if not isinstance(value, str) or not value.startswith("/"):
-            raise _fail(variable, value, "is not an absolute path: use e.g. /opt/oneport/envoy")
+            raise _fail(variable, value, "is not an absolute path", "use e.g. /opt/oneport/envoy")
     _check_port("edge_proxy_drain_seconds", params.get("edge_proxy_drain_seconds"))
-    base_id = params.get("edge_proxy_base_id")
-    if isinstance(base_id, bool) or not isinstance(base_id, int) or not 0 <= base_id < 2**31:
-        raise _fail(
-            "edge_proxy_base_id", base_id, "is not a hot-restart base id: use a number from 0 to 2147483647"
-        )
+    check.integer(
+        params.get("edge_proxy_base_id"),
+        "edge_proxy_base_id",
+        0,
+        2**31 - 1,
+        "a hot-restart base id",
+        EdgeProxyInputError,
+    )
 
 
 def description(params: dict) -> dict:
     """The envoy_config description for an edge host, from the role variables (checked first)."""
     host = _check_host("edge_proxy_upstream_host", params.get("edge_proxy_upstream_host"))
     default_port = _check_port("edge_proxy_upstream_port", params.get("edge_proxy_upstream_port"))
-    ports = params.get("edge_proxy_upstream_ports") or {}
-    if not isinstance(ports, dict):
-        raise _fail(
-            "edge_proxy_upstream_ports", ports, "is not a mapping: use e.g. {pachd_grpc: 30650, s3: 30600}"
-        )
+    ports = check.mapping(
+        params.get("edge_proxy_upstream_ports") or {},
+        "edge_proxy_upstream_ports",
+        EdgeProxyInputError,
+        "{pachd_grpc: 30650, s3: 30600}",
+    )
     unknown = sorted(set(ports) - set(BACKENDS))
     if unknown:
         raise _fail(
-            "edge_proxy_upstream_ports", unknown, f"names unknown backends: choose from {list(BACKENDS)}"
+            "edge_proxy_upstream_ports", unknown, "names unknown backends", f"choose from {list(BACKENDS)}"
         )
     backends = {}
     for name in BACKENDS:
@@ -123,7 +112,7 @@ def description(params: dict) -> dict:
         ipaddress.ip_address(listen)
     except (ValueError, TypeError):
         raise _fail(
-            "edge_proxy_listen_address", listen, "is not an IP address: use 0.0.0.0 or one of the host's"
+            "edge_proxy_listen_address", listen, "is not an IP address", "use 0.0.0.0 or one of the host's"
         ) from None
     result = {
         "node": {"id": params.get("edge_proxy_node_id") or "edge-proxy", "cluster": "oneport-edge-proxy"},
@@ -164,6 +153,12 @@ def description(params: dict) -> dict:
         }
     overrides = params.get("edge_proxy_description_overrides") or {}
     if not isinstance(overrides, dict):
-        raise _fail("edge_proxy_description_overrides", overrides, "is not a mapping of description fields")
+        raise check.fail(
+            "edge_proxy_description_overrides",
+            overrides,
+            "a mapping",
+            "give description fields",
+            EdgeProxyInputError,
+        )
     result.update(overrides)
     return result

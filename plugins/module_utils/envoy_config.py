@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_model import (
+from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_model import parse_description
+from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_resources import (
+    clusters,
+    overload_manager,
+    seconds,
+    socket_address,
+)
+from ansible_collections.oneport.pachyderm.plugins.module_utils.envoy_types import (
     CLUSTER_NAMES,
     GRPC_TLS_REQUIRED,
     HTTPS_REDIRECT,
-    Backend,
     EnvoyConfigError,
     LegacyListener,
     ProxyModel,
     Route,
-    parse_description,
 )
 
 __all__ = ["EnvoyConfigError", "parse_description", "render_bootstrap", "secret_files"]
@@ -36,14 +41,7 @@ _GRPC_STATS = "type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.F
 _HEALTH_CHECK = "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck"
 _STDOUT_LOG = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
 _DOWNSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
-_UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 _SDS_CERTIFICATE_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
-_HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-_FIXED_HEAP = "type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig"
-_DOWNSTREAM_CONNECTIONS = (
-    "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3."
-    "DownstreamConnectionsConfig"
-)
 
 # Modern AEAD suites with forward secrecy for TLS 1.2 (TLS 1.3 suites are not configurable and all good).
 _TLS12_CIPHERS = [
@@ -122,7 +120,7 @@ def translate(model: ProxyModel) -> Dict[str, Any]:
     """The bootstrap for an already validated model."""
     return {
         "node": {"id": model.node_id, "cluster": model.node_cluster},
-        "admin": {"address": _socket(model.admin.address, model.admin.port)},
+        "admin": {"address": socket_address(model.admin.address, model.admin.port)},
         "static_resources": {
             "listeners": listeners(model),
             "clusters": clusters(model),
@@ -162,14 +160,6 @@ def listeners(model: ProxyModel) -> List[Dict[str, Any]]:
     return result
 
 
-def _socket(address: str, port: int) -> Dict[str, Any]:
-    socket = {"address": address, "port_value": port}
-    if address == "::":
-        # One dual-stack socket so IPv4 clients reach a proxy bound to "::" too.
-        socket["ipv4_compat"] = True
-    return {"socket_address": socket}
-
-
 def _listener(
     model: ProxyModel,
     name: str,
@@ -183,7 +173,7 @@ def _listener(
         chain["transport_socket"] = _downstream_tls(model)
     return {
         "name": name,
-        "address": _socket(model.listen_address, port),
+        "address": socket_address(model.listen_address, port),
         "per_connection_buffer_limit_bytes": model.limits.buffer_bytes,
         "filter_chains": [chain],
     }
@@ -229,11 +219,11 @@ def _readiness_listener(model: ProxyModel) -> Dict[str, Any]:
             },
             {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
         ],
-        "request_headers_timeout": _seconds(model.timeouts.request_headers),
+        "request_headers_timeout": seconds(model.timeouts.request_headers),
     }
     return {
         "name": "readiness",
-        "address": _socket(model.readiness.address, model.readiness.port),
+        "address": socket_address(model.readiness.address, model.readiness.port),
         "filter_chains": [
             {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
         ],
@@ -304,7 +294,7 @@ def _http_connection_manager(
         "merge_slashes": False,
         "path_with_escaped_slashes_action": "KEEP_UNCHANGED",
         "common_http_protocol_options": {
-            "idle_timeout": _seconds(timeouts.connection_idle),
+            "idle_timeout": seconds(timeouts.connection_idle),
             "headers_with_underscores_action": "REJECT_REQUEST",
         },
         "http_protocol_options": {"accept_http_10": False},
@@ -317,9 +307,9 @@ def _http_connection_manager(
         },
         # Slowloris: headers must arrive promptly; bodies and streams are bounded by idleness only,
         # never by a total duration (multi-GB uploads and long gRPC streams are normal here).
-        "request_headers_timeout": _seconds(timeouts.request_headers),
+        "request_headers_timeout": seconds(timeouts.request_headers),
         "request_timeout": "0s",
-        "stream_idle_timeout": _seconds(timeouts.stream_idle),
+        "stream_idle_timeout": seconds(timeouts.stream_idle),
         "max_request_headers_kb": limits.max_request_headers_kb,
     }
     return {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
@@ -407,160 +397,9 @@ def _route(model: ProxyModel, route: Route) -> Dict[str, Any]:
             redirect["port_redirect"] = model.tls.external_https_port
         return {"name": route.name, "match": _match(route), "redirect": redirect}
     total, idle = model.route_timeouts(route.backend)
-    action: Dict[str, Any] = {"cluster": CLUSTER_NAMES[route.backend], "timeout": _seconds(total)}
+    action: Dict[str, Any] = {"cluster": CLUSTER_NAMES[route.backend], "timeout": seconds(total)}
     if idle is not None:
-        action["idle_timeout"] = _seconds(idle)
+        action["idle_timeout"] = seconds(idle)
     if route.websocket:
         action["upgrade_configs"] = [{"upgrade_type": "websocket"}]
     return {"name": route.name, "match": _match(route), "route": action}
-
-
-# ----------------------------------------------------------------------------------------------------
-# Clusters
-
-
-def clusters(model: ProxyModel) -> List[Dict[str, Any]]:
-    result = [_cluster(model, backend) for backend in model.backends.values()]
-    if model.acme_solver is not None:
-        solver = Backend("acme_solver", model.acme_solver.address, model.acme_solver.port)
-        result.append(_cluster(model, solver))
-    return result
-
-
-def _cluster(model: ProxyModel, backend: Backend) -> Dict[str, Any]:
-    limits = model.limits
-    timeouts = model.timeouts
-    grpc = backend.http2
-    cluster: Dict[str, Any] = {
-        "name": backend.cluster,
-        "connect_timeout": _seconds(timeouts.connect),
-        "per_connection_buffer_limit_bytes": limits.buffer_bytes,
-        "load_assignment": {
-            "cluster_name": backend.cluster,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _socket(backend.host, backend.port)}}]}],
-        },
-        # Each backend is one Kubernetes Service (one address); active health checks would only delay
-        # recovery, so a down backend is found by the connect attempt itself: a fast 503, and the
-        # next request after it returns goes through.
-        "circuit_breakers": {
-            "thresholds": [
-                {
-                    "priority": "DEFAULT",
-                    "max_connections": limits.backend_max_connections,
-                    "max_pending_requests": limits.backend_max_pending_requests,
-                    "max_requests": limits.backend_max_requests,
-                    "max_retries": 3,
-                }
-            ]
-        },
-        "upstream_connection_options": {"tcp_keepalive": {"keepalive_time": 60, "keepalive_interval": 10}},
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _upstream_protocol(model, grpc)
-        },
-    }
-    if backend.is_ip:
-        cluster["type"] = "STATIC"
-    else:
-        cluster["type"] = "STRICT_DNS"
-        # Prefer IPv4 but follow single-stack IPv6 clusters too.
-        cluster["dns_lookup_family"] = "V4_PREFERRED"
-    if backend.tls is not None:
-        cluster["transport_socket"] = _upstream_tls(backend, grpc)
-    return cluster
-
-
-def _upstream_protocol(model: ProxyModel, grpc: bool) -> Dict[str, Any]:
-    limits = model.limits
-    timeouts = model.timeouts
-    options: Dict[str, Any] = {
-        "@type": _HTTP_OPTIONS,
-        "common_http_protocol_options": {"idle_timeout": _seconds(timeouts.connection_idle)},
-    }
-    if grpc:
-        options["explicit_http_config"] = {
-            "http2_protocol_options": {
-                "initial_stream_window_size": limits.upstream_stream_window_bytes,
-                "initial_connection_window_size": limits.upstream_connection_window_bytes,
-                "max_concurrent_streams": limits.upstream_max_concurrent_streams,
-                "connection_keepalive": {
-                    "interval": _seconds(timeouts.upstream_keepalive_interval),
-                    "timeout": _seconds(timeouts.upstream_keepalive_timeout),
-                },
-            }
-        }
-    else:
-        # HTTP/1.1 to the other backends: websockets upgrade over it and the S3 gateway speaks it.
-        options["explicit_http_config"] = {"http_protocol_options": {}}
-    return options
-
-
-def _upstream_tls(backend: Backend, grpc: bool) -> Dict[str, Any]:
-    tls = backend.tls
-    context: Dict[str, Any] = {
-        "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
-        "validation_context": {"trusted_ca": {"filename": tls.ca_file}},
-    }
-    if tls.sni:
-        context["validation_context"]["match_typed_subject_alt_names"] = [
-            {"san_type": "DNS", "matcher": {"exact": tls.sni}}
-        ]
-    if grpc:
-        context["alpn_protocols"] = ["h2"]
-    if tls.cert_file:
-        context["tls_certificates"] = [
-            {"certificate_chain": {"filename": tls.cert_file}, "private_key": {"filename": tls.key_file}}
-        ]
-    typed: Dict[str, Any] = {"@type": _UPSTREAM_TLS, "common_tls_context": context}
-    if tls.sni:
-        typed["sni"] = tls.sni
-    return {"name": "envoy.transport_sockets.tls", "typed_config": typed}
-
-
-# ----------------------------------------------------------------------------------------------------
-# Overload protection
-
-
-def overload_manager(model: ProxyModel) -> Dict[str, Any]:
-    limits = model.limits
-
-    def at(threshold: float) -> List[Dict[str, Any]]:
-        return [{"name": "envoy.resource_monitors.fixed_heap", "threshold": {"value": threshold}}]
-
-    return {
-        "refresh_interval": "0.25s",
-        "resource_monitors": [
-            {
-                "name": "envoy.resource_monitors.fixed_heap",
-                "typed_config": {"@type": _FIXED_HEAP, "max_heap_size_bytes": limits.max_heap_bytes},
-            },
-            {
-                "name": "envoy.resource_monitors.global_downstream_max_connections",
-                "typed_config": {
-                    "@type": _DOWNSTREAM_CONNECTIONS,
-                    "max_active_downstream_connections": limits.max_connections,
-                },
-            },
-        ],
-        # Track per-stream buffer memory from 1 MiB up so the biggest streams can be reset first.
-        "buffer_factory_config": {"minimum_account_to_track_power_of_two": 20},
-        # Gentle to harsh as the heap fills: return freed memory, stop reusing connections, reset the
-        # streams holding the most buffered data, and finally refuse new requests.
-        "actions": [
-            {"name": "envoy.overload_actions.shrink_heap", "triggers": at(0.90)},
-            {"name": "envoy.overload_actions.disable_http_keepalive", "triggers": at(0.92)},
-            {
-                "name": "envoy.overload_actions.reset_high_memory_stream",
-                "triggers": [
-                    {
-                        "name": "envoy.resource_monitors.fixed_heap",
-                        "scaled": {"scaling_threshold": 0.92, "saturation_threshold": 0.98},
-                    }
-                ],
-            },
-            {"name": "envoy.overload_actions.stop_accepting_requests", "triggers": at(0.98)},
-        ],
-    }
-
-
-def _seconds(value: Optional[int]) -> str:
-    return f"{value}s"

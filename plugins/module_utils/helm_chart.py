@@ -23,9 +23,9 @@ import shutil
 import tarfile
 import tempfile
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 REPO_SCHEMES = ("https://", "http://", "file://")
 CHART_FILES = ("Chart.yaml", "values.yaml", "values.schema.json")
 
@@ -108,10 +108,12 @@ def check_inputs(prefix, ref, repo_url, version, sha256):
             f"{prefix}_chart_ref is empty; name the chart in its repository (for example "
             f"{prefix.replace('_', '-')}) or give a local chart directory or .tgz"
         )
-    if sha256 and not SHA256_RE.match(sha256):
-        raise ChartError(
-            f"{prefix}_chart_sha256: {sha256!r} is not a sha256 (64 lower-case hex digits); "
-            f"write the digest of the .tgz (sha256sum) or leave it empty"
+    if sha256:
+        check.sha256(
+            sha256,
+            f"{prefix}_chart_sha256",
+            ChartError,
+            fix="write the 64 lower-case hex digits of the .tgz (sha256sum) or leave it empty",
         )
     if repo_url and not str(repo_url).startswith(REPO_SCHEMES):
         raise ChartError(

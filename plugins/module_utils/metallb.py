@@ -11,8 +11,8 @@ raised before the role applies anything. Plain Python, no Ansible imports.
 from __future__ import annotations
 
 import ipaddress
-import re
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 from ansible_collections.oneport.pachyderm.plugins.module_utils.ip_ranges import (
     RangeError,
@@ -25,7 +25,6 @@ BGP_PEER_API_VERSION = "metallb.io/v1beta2"
 # Every object the role applies carries it, so a later run can find the ones the variables dropped.
 MANAGED_BY = {"app.kubernetes.io/managed-by": "oneport.pachyderm"}
 MAX_ASN = 4294967295
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 # snake_case variable key -> CRD field, per object kind; `name` is handled apart.
 POOL_FIELDS = {"addresses": "addresses", "auto_assign": "autoAssign", "avoid_buggy_ips": "avoidBuggyIPs"}
@@ -79,12 +78,7 @@ def _entries(value, variable):
 
 
 def _name(entry, where, seen):
-    name = entry.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 63:
-        raise MetalLBConfigError(
-            f"{where}.name: {name!r} is not a valid Kubernetes name; "
-            "use lower-case letters, digits and '-' (at most 63 characters), e.g. 'public'"
-        )
+    name = check.k8s_name(entry.get("name"), f"{where}.name", MetalLBConfigError, label=True)
     if name in seen:
         raise MetalLBConfigError(f"{where}.name: {name!r} is used twice; give each entry its own name")
     seen.add(name)
@@ -154,9 +148,9 @@ def address_pools(pools, namespace):
         ranges.extend(parsed)
         spec["addresses"] = [r.text for r in parsed]
         for flag in ("autoAssign", "avoidBuggyIPs"):
-            if flag in spec and not isinstance(spec[flag], bool):
+            if flag in spec:
                 key = next(k for k, v in POOL_FIELDS.items() if v == flag)
-                raise MetalLBConfigError(f"{where}.{key}: {spec[flag]!r} is not a boolean; use true or false")
+                spec[flag] = check.boolean(spec[flag], f"{where}.{key}", MetalLBConfigError)
         objects.append(_object("IPAddressPool", name, namespace, spec))
     try:
         check_no_overlaps(ranges)
@@ -199,6 +193,8 @@ def bgp_peers(peers, namespace):
         _address(spec["peerAddress"], f"{where}.peer_address")
         if "routerID" in spec:
             _address(spec["routerID"], f"{where}.router_id")
+        if "peerPort" in spec:
+            spec["peerPort"] = check.port(spec["peerPort"], f"{where}.peer_port", MetalLBConfigError)
         if "passwordSecret" in spec:
             spec["passwordSecret"] = {"name": spec["passwordSecret"], "namespace": namespace}
         objects.append(_object("BGPPeer", name, namespace, spec, BGP_PEER_API_VERSION))

@@ -14,6 +14,7 @@ import ipaddress
 import re
 from typing import NamedTuple, Optional
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 DEFAULT_PACHD_PORT = 30650
@@ -27,7 +28,6 @@ SECURE_SCHEMES = ("grpcs", "https")
 _HOST_BYTES = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + "!\"$&'()*+,;=:[]<>-_.~"
 )
-_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
 class PachdAddressError(InputError):
@@ -222,12 +222,7 @@ def _check_host(host: str, field: str) -> str:
         address = None
     if address is not None:
         return f"[{address.compressed}]" if address.version == 6 else address.compressed
-    name = host[:-1] if host.endswith(".") else host
-    if len(name) > 253 or not all(_DNS_LABEL.match(label) for label in name.split(".")):
-        raise PachdAddressError(
-            f"{field}: {host!r} is neither an IP address nor a DNS name; give only the host (no scheme, port "
-            "or path), e.g. pachyderm.example.com or 203.0.113.10"
-        )
+    check.dns_name(host, field, PachdAddressError, ip=True, trailing_dot=True)
     return host.lower()
 
 
@@ -237,12 +232,15 @@ def build_pachd_address(host: str, tls: bool = False, port: Optional[int] = None
     ``grpcs://HOST:PORT`` with TLS, else ``grpc://HOST:PORT``; the port defaults to 443 or 80 and
     is always written, because pachctl would otherwise use 30650.
     """
+    # Arguments the roles' own tasks pass (typed), not strings from -e: anything but a bool or an int
+    # is a mistake in the task, refused rather than read.
     if not isinstance(tls, bool):
-        raise PachdAddressError(f"tls: {tls!r} is not a boolean; use true or false")
+        raise check.fail("tls", tls, "a boolean", "use true or false", PachdAddressError)
     if port is None:
         port = 443 if tls else 80
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise PachdAddressError(f"port: {port!r} is not a TCP port; use a number from 1 to 65535")
+    if isinstance(port, str):
+        raise check.fail("port", port, "a port", "give a whole number from 1 to 65535", PachdAddressError)
+    port = check.port(port, "port", PachdAddressError)
     address = f"{'grpcs' if tls else 'grpc'}://{_check_host(host, field)}:{port}"
     parse_pachd_address(address, field)
     return address

@@ -3,7 +3,7 @@
 """The in-cluster one-port proxy: the collection's Envoy configuration for the Pachyderm chart's proxy pod.
 
 Plain Python: no Ansible imports. ``inputs`` is the pachyderm role's variables without the
-``pachyderm_`` prefix, as in ``pachyderm_values``. This module decides, once, how the chart's proxy
+``pachyderm_`` prefix, as in ``pachyderm_inputs``. This module decides, once, how the chart's proxy
 pod runs the collection's configuration:
 
 - ``description(inputs)`` is the envoy_config description (the same model the edge_proxy role renders)
@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_config, envoy_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_config, envoy_model, envoy_types
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 PROXY_CONFIG_MODES = ("collection", "chart")
@@ -147,7 +148,7 @@ def memory(inputs: dict) -> dict:
                 "lower it, leave it empty (80% of the limit), or raise pachyderm_proxy_memory_limit"
             )
     limits = _limits_overrides(inputs)
-    defaults = envoy_model.Limits()
+    defaults = envoy_types.Limits()
     windows = {
         name: limits.get(name, getattr(defaults, name))
         for name in ("stream_window_bytes", "upstream_stream_window_bytes", "buffer_bytes")
@@ -179,13 +180,7 @@ def _limits_overrides(inputs: dict) -> dict:
             "pachyderm_proxy_limits.max_heap_bytes is set; the heap limit follows the container's memory: "
             "set pachyderm_proxy_max_heap (at most 80% of pachyderm_proxy_memory_limit) instead"
         )
-    return {key: _whole_number(value) for key, value in limits.items()}
-
-
-def _whole_number(value):
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
+    return {key: check.as_integer(value) for key, value in limits.items()}
 
 
 def tls_mode(inputs: dict) -> str:
@@ -195,7 +190,11 @@ def tls_mode(inputs: dict) -> str:
 def legacy_ports(inputs: dict) -> dict:
     """pachyderm_legacy_ports without the closed ones (0, false): inventory name -> Service port."""
     ports = _get(inputs, "legacy_ports", {}) or {}
-    return {name: _whole_number(port) for name, port in ports.items() if port not in (0, False, "0")}
+    return {
+        name: check.port(port, f"pachyderm_legacy_ports.{name}", closed=True)
+        for name, port in ports.items()
+        if port not in (0, False, "0")
+    }
 
 
 def acme_solver(inputs: dict):
@@ -216,21 +215,23 @@ def acme_solver(inputs: dict):
         )
     return {
         "host": given.get("host", ACME_SOLVER_SERVICE),
-        "port": _whole_number(given.get("port", ACME_SOLVER_PORT)),
+        "port": check.port(given.get("port", ACME_SOLVER_PORT), "pachyderm_proxy_acme_solver.port"),
     }
 
 
 def _service_type(inputs: dict) -> str:
-    # The proxy Service's type is decided once, in pachyderm_values (which imports this module).
-    from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values
+    # The proxy Service's type is decided once, in pachyderm_inputs (which imports this module).
+    from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs
 
-    return pachyderm_values.service_type(inputs)
+    return pachyderm_inputs.service_type(inputs)
 
 
 def external_https_port(inputs: dict) -> int:
     """The port clients reach HTTPS on, named in redirects: the node port on NodePort Services."""
     if _service_type(inputs) == "NodePort":
-        return _whole_number(_get(inputs, "https_node_port", 30443))
+        from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs
+
+        return pachyderm_inputs.https_node_port(inputs)
     return 443
 
 
@@ -248,7 +249,7 @@ def description(inputs: dict) -> dict:
         "readiness": {"address": "0.0.0.0", "port": READINESS_PORT},  # noqa: S104
         "config_dir": CONFIG_DIR,
         "backends": {},  # the chart's pachd-proxy-backend and console-proxy-backend Services
-        "xff_num_trusted_hops": _whole_number(_get(inputs, "proxy_xff_num_trusted_hops", 0)),
+        "xff_num_trusted_hops": check.as_integer(_get(inputs, "proxy_xff_num_trusted_hops", 0)),
         "limits": limits,
         "timeouts": _get(inputs, "proxy_timeouts", {}) or {},
     }
@@ -271,13 +272,13 @@ def description(inputs: dict) -> dict:
         service = LEGACY[name][0]
         # The listener takes the chart's container port for that service; the Service maps the
         # legacy port to it by name.
-        legacy[service] = envoy_model.BACKEND_PORTS[envoy_model.LEGACY_BACKENDS[service]]
+        legacy[service] = envoy_types.BACKEND_PORTS[envoy_types.LEGACY_BACKENDS[service]]
     if legacy:
         result["legacy_ports"] = legacy
     return result
 
 
-def _role_message(error: envoy_model.EnvoyConfigError) -> str:
+def _role_message(error: envoy_types.EnvoyConfigError) -> str:
     text = str(error)
     for field, variable in _FIELD_VARIABLES:
         if text.startswith(field):
@@ -285,11 +286,11 @@ def _role_message(error: envoy_model.EnvoyConfigError) -> str:
     return f"the in-cluster proxy configuration: {text}"
 
 
-def model(inputs: dict) -> envoy_model.ProxyModel:
+def model(inputs: dict) -> envoy_types.ProxyModel:
     """The checked model; errors name the role variable."""
     try:
         return envoy_model.parse_description(description(inputs))
-    except envoy_model.EnvoyConfigError as error:
+    except envoy_types.EnvoyConfigError as error:
         raise InputError(_role_message(error)) from None
 
 

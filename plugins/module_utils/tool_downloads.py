@@ -10,8 +10,7 @@ version and architecture: the error names the table entry to fill in. Plain Pyth
 
 from __future__ import annotations
 
-import re
-
+from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 # Upstream layout per tool: path below the base URL, the member to install from the archive
@@ -44,7 +43,6 @@ LAYOUT = {
 }
 ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 URL_SCHEMES = ("https://", "http://", "file://")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DownloadConfigError(InputError):
@@ -100,8 +98,7 @@ def plan_tool(name, config, arch):
     checksum = str(checksum).lower()
     if checksum.startswith("sha256:"):
         checksum = checksum[len("sha256:") :]
-    if not SHA256_RE.match(checksum):
-        raise DownloadConfigError(f"{entry}: {checksum!r} is not a sha256 (64 hex digits)")
+    check.sha256(checksum, entry, DownloadConfigError, fix="give the 64 hex digits (sha256sum)")
     member = layout["member"].format(**fill) if layout["member"] else None
     return {
         "name": name,

@@ -17,6 +17,7 @@ from ansible.vars.manager import VariableManager
 from support.crd_schemas import crd_schemas
 from support.paths import REPO
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 
 ROLE = REPO / "roles" / "pachyderm"
@@ -134,7 +135,7 @@ def test_inventory_values_fit_the_reference_chart(inventory, chart):
 @pytest.mark.parametrize("inventory", INVENTORIES, ids=str)
 def test_inventory_outside_a_sandbox_keeps_the_mock_idp_off(inventory):
     inputs = role_inputs(inventory)
-    if model.environment(inputs) == "production":
+    if pachyderm_inputs.environment(inputs) == "production":
         pinned = model.pin(None, model.pinned_keys(inputs))["values"]
         assert model.build_values(inputs, pinned)["oidc"]["mockIDP"] is False
 

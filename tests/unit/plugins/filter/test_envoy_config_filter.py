@@ -29,5 +29,5 @@ def test_filter_hands_plain_strings_to_the_model():
 
 
 def test_filter_turns_a_bad_description_into_an_ansible_error_naming_the_field():
-    with pytest.raises(AnsibleFilterError, match=r"backends\.s3\.port: 0 is not valid"):
+    with pytest.raises(AnsibleFilterError, match=r"backends\.s3\.port: 0 is not a port"):
         envoy_config({"backends": {"s3": {"port": 0}}})

@@ -114,7 +114,7 @@ def test_port_out_of_range_names_the_field_and_value(port):
 
 
 def test_http_port_out_of_range_is_refused():
-    assert refused({"http_port": 70000}).startswith("http_port: 70000 is not valid")
+    assert refused({"http_port": 70000}).startswith("http_port: 70000 is not a port")
 
 
 @pytest.mark.parametrize(

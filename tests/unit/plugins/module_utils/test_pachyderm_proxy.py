@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as inputs_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as pinning
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy as proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as values_model
 
@@ -25,7 +27,7 @@ ACME = dict(TLS, tls="acme_http01")
 
 def refused(inputs: dict) -> str:
     with pytest.raises(ValueError) as error:
-        values_model.check_inputs(inputs)
+        inputs_model.check_inputs(inputs)
     return str(error.value)
 
 
@@ -89,9 +91,7 @@ def test_legacy_ports_listen_on_the_charts_container_ports_with_tls_when_tls_is_
         ("s3", 1600, True),
         ("pachd_http", 1659, True),
     ]
-    values = values_model.build_values(
-        inputs, values_model.pin(None, values_model.pinned_keys(inputs))["values"]
-    )
+    values = values_model.build_values(inputs, pinning.pin(None, pinning.pinned_keys(inputs))["values"])
     # The chart has a Service value for grpc and s3 only; the post-renderer adds the pachd HTTP port.
     assert values["proxy"]["service"]["legacyPorts"] == {"grpc": 30650, "s3Gateway": 30600}
     assert proxy.post_render_settings(inputs)["service_ports"] == [

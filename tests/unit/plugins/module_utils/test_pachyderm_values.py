@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import chart_contract as contract
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as inputs_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as pinning
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
 
 HOST = "pachyderm.example.com"
@@ -26,7 +29,7 @@ def chart_values(reference_dir):
 
 
 def build(inputs: dict, pinned=None) -> dict:
-    pinned = pinned or model.pin(None, model.pinned_keys(inputs))["values"]
+    pinned = pinned or pinning.pin(None, pinning.pinned_keys(inputs))["values"]
     return model.build_values(inputs, pinned)
 
 
@@ -122,7 +125,7 @@ COMBINATIONS = [
 @pytest.mark.parametrize("combo", COMBINATIONS, ids=["-".join(c) for c in COMBINATIONS])
 def test_every_combination_validates_against_the_schema_and_sets_only_chart_keys(combo, schema, chart_values):
     values = build(combination(*combo))
-    assert model.chart_problems(values, schema, chart_values) == []
+    assert contract.chart_problems(values, schema, chart_values) == []
 
 
 # --- the checks against the chart ------------------------------------------------------------------
@@ -130,22 +133,22 @@ def test_every_combination_validates_against_the_schema_and_sets_only_chart_keys
 
 def test_a_key_the_chart_lacks_is_reported_even_though_the_schema_accepts_it(schema, chart_values):
     values = {"proxy": {"service": {"loadBalancerSourceRanges": ["10.0.0.0/8"]}}}
-    assert model.schema_problems(values, schema) == []
-    assert model.unknown_paths(values, chart_values, schema) == ["proxy.service.loadBalancerSourceRanges"]
+    assert contract.schema_problems(values, schema) == []
+    assert contract.unknown_paths(values, chart_values, schema) == ["proxy.service.loadBalancerSourceRanges"]
 
 
 def test_free_form_maps_of_the_chart_accept_any_key(chart_values, schema):
     values = {"proxy": {"service": {"annotations": {"anything.example.com/x": "1"}}}}
-    assert model.unknown_paths(values, chart_values, schema) == []
+    assert contract.unknown_paths(values, chart_values, schema) == []
 
 
 def test_keys_the_schema_declares_but_values_yaml_omits_are_known(chart_values, schema):
     values = {"pachd": {"enterpriseLicenseKeySecretName": "license"}}
-    assert model.unknown_paths(values, chart_values, schema) == []
+    assert contract.unknown_paths(values, chart_values, schema) == []
 
 
 def test_a_value_of_the_wrong_type_is_a_schema_problem(schema):
-    problems = model.schema_problems({"proxy": {"service": {"httpNodePort": "30080"}}}, schema)
+    problems = contract.schema_problems({"proxy": {"service": {"httpNodePort": "30080"}}}, schema)
     assert problems and problems[0].startswith("proxy.service.httpNodePort")
 
 
@@ -167,7 +170,7 @@ def test_source_ranges_never_use_a_key_the_chart_lacks():
 
 def test_source_ranges_are_refused_for_a_node_port_service():
     with pytest.raises(ValueError, match="applies only to a LoadBalancer"):
-        model.check_inputs({"platform": "nodeport", "source_ranges": ["10.0.0.0/8"]})
+        inputs_model.check_inputs({"platform": "nodeport", "source_ranges": ["10.0.0.0/8"]})
 
 
 def test_node_port_services_carry_their_node_ports():
@@ -180,13 +183,13 @@ def test_node_ports_given_on_the_command_line_as_strings_are_numbers():
     service = build({"platform": "kind", "http_node_port": "30081", "https_node_port": " 30444"})["proxy"]
     assert service["service"]["httpNodePort"] == 30081
     assert service["service"]["httpsNodePort"] == 30444
-    with pytest.raises(ValueError, match="pachyderm_http_node_port is '30x'"):
-        model.check_inputs({"platform": "kind", "http_node_port": "30x"})
+    with pytest.raises(ValueError, match="pachyderm_http_node_port: '30x' is not a node port"):
+        inputs_model.check_inputs({"platform": "kind", "http_node_port": "30x"})
 
 
 def test_a_node_port_outside_the_range_is_refused():
-    with pytest.raises(ValueError, match="pachyderm_http_node_port is 8080"):
-        model.check_inputs({"platform": "kind", "http_node_port": 8080})
+    with pytest.raises(ValueError, match="pachyderm_http_node_port: 8080 is not a node port"):
+        inputs_model.check_inputs({"platform": "kind", "http_node_port": 8080})
 
 
 def test_external_traffic_policy_is_passed_through():
@@ -201,7 +204,7 @@ def test_legacy_ports_use_the_chart_names():
 
 def test_legacy_ports_are_refused_with_tls_on_the_charts_own_proxy_configuration():
     with pytest.raises(ValueError, match="pachyderm_legacy_ports"):
-        model.check_inputs(
+        inputs_model.check_inputs(
             {
                 "platform": "local",
                 "tls": "self_signed",
@@ -215,14 +218,14 @@ def test_legacy_ports_are_refused_with_tls_on_the_charts_own_proxy_configuration
 def test_legacy_ports_with_tls_are_served_by_the_collections_proxy_configuration():
     inputs = {"platform": "local", "tls": "self_signed", "proxy_host": HOST, "legacy_ports": {"grpc": 30650}}
     assert (
-        model.check_inputs(dict(inputs, tls_secret_name="pachyderm-proxy-tls"))["proxy_config"]
+        inputs_model.check_inputs(dict(inputs, tls_secret_name="pachyderm-proxy-tls"))["proxy_config"]
         == "collection"
     )
 
 
 def test_an_unknown_legacy_port_is_refused_with_the_known_names():
     with pytest.raises(ValueError, match="the legacy ports are: console, grpc"):
-        model.check_inputs({"platform": "local", "legacy_ports": {"ssh": 22}})
+        inputs_model.check_inputs({"platform": "local", "legacy_ports": {"ssh": 22}})
 
 
 def test_tls_points_the_proxy_at_the_secret():
@@ -234,7 +237,7 @@ def test_tls_points_the_proxy_at_the_secret():
 
 def test_tls_without_a_host_names_the_host_variable():
     with pytest.raises(ValueError, match="pachyderm_proxy_host \\(oneport_proxy_host\\) is empty"):
-        model.check_inputs({"platform": "local", "tls": "self_signed"})
+        inputs_model.check_inputs({"platform": "local", "tls": "self_signed"})
 
 
 @pytest.mark.parametrize(
@@ -242,12 +245,12 @@ def test_tls_without_a_host_names_the_host_variable():
 )
 def test_a_bad_proxy_host_is_refused(host):
     with pytest.raises(ValueError, match="pachyderm_proxy_host"):
-        model.check_inputs({"platform": "local", "proxy_host": host})
+        inputs_model.check_inputs({"platform": "local", "proxy_host": host})
 
 
 def test_acme_refuses_an_address_as_host():
     with pytest.raises(ValueError, match="ACME issues"):
-        model.check_inputs({"platform": "metallb", "tls": "acme_http01", "proxy_host": "10.0.0.1"})
+        inputs_model.check_inputs({"platform": "metallb", "tls": "acme_http01", "proxy_host": "10.0.0.1"})
 
 
 # --- OAuth / OIDC URIs -------------------------------------------------------------------------------
@@ -309,13 +312,13 @@ def test_upstream_connectors_reach_the_chart_through_a_secret_only():
 def test_an_inline_client_secret_is_refused():
     idp = {"id": "okta", "type": "oidc", "config": {"clientSecret": "x"}}
     with pytest.raises(ValueError, match=r"config\.clientSecret is given inline"):
-        model.check_inputs({"platform": "local", "upstream_idps": [idp]})
+        inputs_model.check_inputs({"platform": "local", "upstream_idps": [idp]})
 
 
 def test_duplicate_connector_ids_are_refused():
     idp = {"id": "okta", "type": "oidc", "config": {}}
     with pytest.raises(ValueError, match="used twice"):
-        model.check_inputs(
+        inputs_model.check_inputs(
             {"platform": "local", "environment": "sandbox", "mock_idp": False, "upstream_idps": [idp, idp]}
         )
 
@@ -335,12 +338,12 @@ def test_the_mock_idp_is_refused_in_production():
     with pytest.raises(
         ValueError, match="pachyderm_mock_idp is true but pachyderm_environment is 'production'"
     ):
-        model.check_inputs({"platform": "metallb", "mock_idp": True})
+        inputs_model.check_inputs({"platform": "metallb", "mock_idp": True})
 
 
 def test_auth_stays_on_in_production():
     with pytest.raises(ValueError, match="pachyderm_auth_enabled is false"):
-        model.check_inputs({"platform": "metallb", "auth_enabled": False})
+        inputs_model.check_inputs({"platform": "metallb", "auth_enabled": False})
 
 
 def test_allowed_users_and_groups_become_cluster_role_bindings():
@@ -355,7 +358,7 @@ def test_allowed_users_and_groups_become_cluster_role_bindings():
 
 def test_a_user_with_spaces_is_refused():
     with pytest.raises(ValueError, match="pachyderm_allowed_users has 'alice smith'"):
-        model.check_inputs({"platform": "metallb", "allowed_users": ["alice smith"]})
+        inputs_model.check_inputs({"platform": "metallb", "allowed_users": ["alice smith"]})
 
 
 def test_a_public_load_balancer_without_tls_is_refused_unless_acknowledged():
@@ -365,8 +368,8 @@ def test_a_public_load_balancer_without_tls_is_refused_unless_acknowledged():
         "storage_gcp_service_account": "sa@p.iam.gserviceaccount.com",
     }
     with pytest.raises(ValueError, match="pachyderm_accept_public_exposure_risk"):
-        model.check_inputs(inputs)
-    model.check_inputs({**inputs, "accept_public_exposure_risk": True})
+        inputs_model.check_inputs(inputs)
+    inputs_model.check_inputs({**inputs, "accept_public_exposure_risk": True})
 
 
 def test_an_internal_load_balancer_needs_no_acknowledgement():
@@ -376,21 +379,21 @@ def test_an_internal_load_balancer_needs_no_acknowledgement():
         "storage_bucket": "data-bucket",
         "storage_gcs_credentials": "{}",
     }
-    model.check_inputs(inputs)
+    inputs_model.check_inputs(inputs)
 
 
 def test_enterprise_needs_a_license():
     with pytest.raises(ValueError, match="pachyderm_enterprise_enabled is true but there is no license"):
-        model.check_inputs({"platform": "local", "enterprise_enabled": True})
+        inputs_model.check_inputs({"platform": "local", "enterprise_enabled": True})
 
 
 def test_an_inline_license_goes_to_the_pinned_secret_not_the_values():
     inputs = {"platform": "local", "enterprise_enabled": True, "enterprise_license_key": "LICENSE"}
-    pinned = model.pin(None, model.pinned_keys(inputs))["values"]
+    pinned = pinning.pin(None, pinning.pinned_keys(inputs))["values"]
     values = model.build_values(inputs, pinned)
     assert "LICENSE" not in json.dumps(values)
     assert values["pachd"]["enterpriseLicenseKeySecretName"] == "pachyderm-oneport-pinned"
-    assert model.pinned_secret_data(inputs, pinned)["enterprise-license-key"] == "LICENSE"
+    assert pinning.pinned_secret_data(inputs, pinned)["enterprise-license-key"] == "LICENSE"
 
 
 # --- storage and database ------------------------------------------------------------------------
@@ -442,7 +445,7 @@ def test_every_storage_backend_sets_the_deploy_target_the_chart_requires(storage
 
 def test_storage_credentials_come_from_the_named_secret():
     inputs = {"platform": "metallb", **STORAGE_INPUTS["minio"]}
-    pinned = model.pin(None, model.pinned_keys(inputs))["values"]
+    pinned = pinning.pin(None, pinning.pinned_keys(inputs))["values"]
     data = {"access-key-id": "id", "secret-access-key": "key"}
     amazon = model.build_values(inputs, pinned, data)["pachd"]["storage"]["amazon"]
     assert (amazon["id"], amazon["secret"]) == ("id", "key")
@@ -450,14 +453,14 @@ def test_storage_credentials_come_from_the_named_secret():
 
 def test_a_credentials_secret_missing_a_key_is_named():
     inputs = {"platform": "metallb", **STORAGE_INPUTS["minio"]}
-    pinned = model.pin(None, model.pinned_keys(inputs))["values"]
+    pinned = pinning.pin(None, pinning.pinned_keys(inputs))["values"]
     with pytest.raises(ValueError, match="lacks the key\\(s\\) secret-access-key"):
         model.build_values(inputs, pinned, {"access-key-id": "id"})
 
 
 def test_cloud_storage_without_credentials_is_refused():
     with pytest.raises(ValueError, match="no credentials are given"):
-        model.check_inputs({"platform": "azure", "lb_internal": True, "storage_bucket": "data"})
+        inputs_model.check_inputs({"platform": "azure", "lb_internal": True, "storage_bucket": "data"})
 
 
 def test_irsa_annotates_both_service_accounts():
@@ -476,7 +479,9 @@ def test_an_external_database_takes_its_password_from_a_secret():
 
 def test_an_external_database_without_a_host_is_refused():
     with pytest.raises(ValueError, match="pachyderm_database_host is empty"):
-        model.check_inputs({"platform": "local", "database": "external", "database_password_secret": "pg"})
+        inputs_model.check_inputs(
+            {"platform": "local", "database": "external", "database_password_secret": "pg"}
+        )
 
 
 def test_cloud_sql_runs_the_chart_auth_proxy():
@@ -490,7 +495,7 @@ def test_cloud_sql_runs_the_chart_auth_proxy():
 
 def test_pinning_generates_every_value_the_chart_would_randomise_once():
     inputs = {"platform": "local", "enterprise_enabled": True, "enterprise_license_secret": "l"}
-    result = model.pin(None, model.pinned_keys(inputs))
+    result = pinning.pin(None, pinning.pinned_keys(inputs))
     assert set(result["generated"]) == {
         "cluster-deployment-id",
         "root-token",
@@ -506,37 +511,37 @@ def test_pinning_generates_every_value_the_chart_would_randomise_once():
 
 
 def test_pinned_values_are_reused_and_nothing_changes():
-    keys = model.pinned_keys({"platform": "local"})
-    first = model.pin(None, keys)["values"]
-    again = model.pin(first, keys)
+    keys = pinning.pinned_keys({"platform": "local"})
+    first = pinning.pin(None, keys)["values"]
+    again = pinning.pin(first, keys)
     assert again["values"] == first
     assert again["changed"] is False
     assert again["generated"] == []
 
 
 def test_only_missing_pinned_values_are_generated():
-    keys = model.pinned_keys({"platform": "local"})
-    first = model.pin(None, keys)["values"]
+    keys = pinning.pinned_keys({"platform": "local"})
+    first = pinning.pin(None, keys)["values"]
     partial = {k: v for k, v in first.items() if k != "root-token"}
-    again = model.pin(partial, keys)
+    again = pinning.pin(partial, keys)
     assert again["generated"] == ["root-token"]
     assert {k: v for k, v in again["values"].items() if k != "root-token"} == partial
 
 
 def test_pinned_values_no_longer_needed_are_kept():
-    again = model.pin({"enterprise-secret": "kept"}, model.pinned_keys({"platform": "local"}))
+    again = pinning.pin({"enterprise-secret": "kept"}, pinning.pinned_keys({"platform": "local"}))
     assert again["values"]["enterprise-secret"] == "kept"
 
 
 def test_the_same_pinned_values_give_the_same_chart_values():
     inputs = {"platform": "local"}
-    pinned = model.pin(None, model.pinned_keys(inputs))["values"]
+    pinned = pinning.pin(None, pinning.pinned_keys(inputs))["values"]
     assert model.build_values(inputs, pinned) == model.build_values(inputs, pinned)
 
 
 def test_the_root_token_and_oauth_secrets_never_appear_in_the_values():
     inputs = {"platform": "local"}
-    pinned = model.pin(None, model.pinned_keys(inputs))["values"]
+    pinned = pinning.pin(None, pinning.pinned_keys(inputs))["values"]
     text = json.dumps(model.build_values(inputs, pinned))
     for key in ("root-token", "pachd-oauth-client-secret", "OAUTH_CLIENT_SECRET"):
         assert pinned[key] not in text
@@ -597,28 +602,30 @@ def test_a_hand_installed_release_keeps_what_its_chart_generated():
         "pachyderm-console-secret": {"OAUTH_CLIENT_SECRET": "co"},
         "postgres": {"postgresql-password": "pg", "postgresql-postgres-password": "pgroot"},
     }
-    adopted = model.adopt({}, chart, {"STORAGE_HOST_PATH": "/var/pachyderm-ab12C/pachd"})
+    adopted = pinning.adopt({}, chart, {"STORAGE_HOST_PATH": "/var/pachyderm-ab12C/pachd"})
     assert adopted["values"] == {
-        model.PINNED_ROOT_TOKEN: "rt",
-        model.PINNED_PACHD_OAUTH: "po",
-        model.PINNED_DEPLOYMENT_ID: "id",
-        model.PINNED_CONSOLE_OAUTH: "co",
-        model.PINNED_PG_PASSWORD: "pg",
-        model.PINNED_PG_ROOT_PASSWORD: "pgroot",
-        model.PINNED_HOST_PATH: "/var/pachyderm-ab12C/",
+        pinning.PINNED_ROOT_TOKEN: "rt",
+        pinning.PINNED_PACHD_OAUTH: "po",
+        pinning.PINNED_DEPLOYMENT_ID: "id",
+        pinning.PINNED_CONSOLE_OAUTH: "co",
+        pinning.PINNED_PG_PASSWORD: "pg",
+        pinning.PINNED_PG_ROOT_PASSWORD: "pgroot",
+        pinning.PINNED_HOST_PATH: "/var/pachyderm-ab12C/",
     }
     inputs = {"platform": "local"}
-    pinned = model.pin(adopted["values"], model.pinned_keys(inputs))
-    assert pinned["generated"] == [] and pinned["values"][model.PINNED_DEPLOYMENT_ID] == "id"
+    pinned = pinning.pin(adopted["values"], pinning.pinned_keys(inputs))
+    assert pinned["generated"] == [] and pinned["values"][pinning.PINNED_DEPLOYMENT_ID] == "id"
 
 
 def test_the_pinned_secret_wins_over_the_charts_objects():
-    adopted = model.adopt({model.PINNED_ROOT_TOKEN: "pinned"}, {"pachyderm-auth": {"root-token": "chart"}})
-    assert adopted == {"values": {model.PINNED_ROOT_TOKEN: "pinned"}, "adopted": []}
+    adopted = pinning.adopt(
+        {pinning.PINNED_ROOT_TOKEN: "pinned"}, {"pachyderm-auth": {"root-token": "chart"}}
+    )
+    assert adopted == {"values": {pinning.PINNED_ROOT_TOKEN: "pinned"}, "adopted": []}
 
 
 def test_the_role_reads_exactly_the_charts_generated_secrets():
     role_vars = yaml.safe_load(
         (Path(__file__).resolve().parents[4] / "roles" / "pachyderm" / "vars" / "main.yml").read_text()
     )
-    assert tuple(sorted(role_vars["_pachyderm_chart_generated_secrets"])) == model.CHART_SECRETS
+    assert tuple(sorted(role_vars["_pachyderm_chart_generated_secrets"])) == pinning.CHART_SECRETS
