@@ -155,7 +155,7 @@ def main() -> int:
                         "oneport_namespace": "pachyderm-fleet",
                         "pachyderm_release_name": "pachyderm-fleet",
                         "metallb_address_pools": [
-                            {"name": "sandbox-loopback", "addresses": ["127.0.0.240-127.0.0.250"]}
+                            {"name": "sandbox-pool", "addresses": ["127.0.0.240-127.0.0.250"]}
                         ],
                     },
                 )

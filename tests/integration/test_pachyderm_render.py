@@ -47,7 +47,7 @@ def rendered(chart, tmp_path_factory) -> dict:
         "oneport_render_dir": str(render_dir),
         "oneport_kubeconfig": str(tmp / "no-cluster" / "kubeconfig"),
         "pachyderm_environment": "sandbox",
-        "pachyderm_metallb_address_pool": "sandbox-loopback",
+        "pachyderm_metallb_address_pool": "sandbox-pool",
         "pachyderm_chart_ref": str(chart),
         "pachyderm_chart_repo_url": "",
         "pachyderm_helm_binary": str(REPO / "bin" / "helm"),
@@ -141,7 +141,7 @@ def test_rendered_proxy_service_carries_the_pool_and_the_source_ranges(rendered)
     service = manifest(rendered, "Service", "pachyderm-proxy")
     assert service["spec"]["type"] == "LoadBalancer"
     annotations = service["metadata"]["annotations"]
-    assert annotations["metallb.io/address-pool"] == "sandbox-loopback"
+    assert annotations["metallb.io/address-pool"] == "sandbox-pool"
     assert annotations["service.beta.kubernetes.io/load-balancer-source-ranges"] == "127.0.0.0/8"
     # Chart 2.12's proxy Service template has no loadBalancerSourceRanges field; the role's post-renderer
     # copies the annotation there, the field kube-proxy enforces on MetalLB clusters.

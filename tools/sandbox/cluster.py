@@ -933,23 +933,14 @@ class Sandbox:
         }
         config = placement.webhook_configuration((self.pki / "ca.crt").read_bytes())
         text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [service, config]})
-        result = subprocess.run(
-            [
-                find_binary("kubectl"),
-                f"--kubeconfig={self.kubeconfig}",
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "-f",
-                "-",
-            ],
-            input=text,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=text)
         if result.returncode:
             raise SandboxError(f"cannot register the placement webhook: {result.stderr.strip()}")
+
+    def _kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """kubectl as the sandbox's admin; the caller reads returncode and stderr."""
+        command = [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", *args]
+        return subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
 
     def _wait_real_node(self, timeout: float = 90.0) -> None:
         from kubernetes import client
@@ -976,29 +967,11 @@ class Sandbox:
         """CoreDNS (built here) as the cluster's DNS at the kubelet's clusterDNS address."""
         manifest = Path(__file__).parent / "manifests" / "coredns.yaml"
         text = manifest.read_text().replace("@DNS_IP@", node.DNS_IP).replace("@IMAGE@", images.COREDNS_IMAGE)
-        result = subprocess.run(
-            [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", "apply", "--server-side", "-f", "-"],
-            input=text,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._kubectl("apply", "--server-side", "-f", "-", stdin=text)
         if result.returncode:
             raise SandboxError(f"cannot apply CoreDNS: {result.stderr.strip()}")
-        wait = subprocess.run(
-            [
-                find_binary("kubectl"),
-                f"--kubeconfig={self.kubeconfig}",
-                "-n",
-                "kube-system",
-                "rollout",
-                "status",
-                "deployment/coredns",
-                f"--timeout={int(timeout)}s",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+        wait = self._kubectl(
+            "-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={int(timeout)}s"
         )
         if wait.returncode:
             raise SandboxError(

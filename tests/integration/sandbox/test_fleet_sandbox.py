@@ -45,7 +45,7 @@ def second_sandbox(tmp_path_factory):
 def own_vars(name: str) -> dict:
     return {
         "oneport_proxy_host": HOSTS[name],
-        "metallb_address_pools": [{"name": "sandbox-loopback", "addresses": [RANGES[name]]}],
+        "metallb_address_pools": [{"name": "sandbox-pool", "addresses": [RANGES[name]]}],
     }
 
 

@@ -41,7 +41,7 @@ def site(sandbox) -> dict:
         "oneport_proxy_host": "pachyderm.sandbox.test",
         "oneport_chart_repo_url": sandbox.chart_repo_url,
         "metallb_wait_timeout": 120,
-        "metallb_address_pools": [{"name": "sandbox-loopback", "addresses": [POOL]}],
+        "metallb_address_pools": [{"name": "sandbox-pool", "addresses": [POOL]}],
         "cert_manager_tls_namespace": TLS_NAMESPACE,
         "cert_manager_wait_timeout": 120,
     }
@@ -152,7 +152,7 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
             "metallb-system",
             "patch",
             "ipaddresspool",
-            "sandbox-loopback",
+            "sandbox-pool",
             "--type",
             "merge",
             "-p",
@@ -163,7 +163,7 @@ def test_a_converged_cluster_skips_the_waits_and_a_changed_input_is_applied_and_
         assert states["Apply the pools, peers and advertisements"] == "changed"
         pool = json.loads(
             kubectl(
-                sandbox, "-n", "metallb-system", "get", "ipaddresspool", "sandbox-loopback", "-o", "json"
+                sandbox, "-n", "metallb-system", "get", "ipaddresspool", "sandbox-pool", "-o", "json"
             ).stdout
         )
         assert pool["spec"]["addresses"] == [POOL]
@@ -283,7 +283,7 @@ def test_metallb_removes_a_pool_the_variables_dropped_and_leaves_others_alone(sa
         assert pool_labels(sandbox, "retired") is None
         # A pool the role did not make is never touched, and the configured one stays.
         assert pool_labels(sandbox, "made-by-hand") == {}
-        assert pool_labels(sandbox, "sandbox-loopback") is not None
+        assert pool_labels(sandbox, "sandbox-pool") is not None
 
         again = run_playbook("playbooks/metallb.yml", variables, tmp_path)
         assert changed(again) == 0, again.stdout[-5000:]
