@@ -115,10 +115,10 @@ def main() -> int:
         )
         say("by MetalLB's speaker, but no Pachyderm answers behind it. See docs/sandbox.md.")
     else:
-        say(
-            "What was not: no container runs (not root: kwok fakes the node and its pods), so nothing answers"
-        )
-        say("on the proxy's address. As root the sandbox adds a real node. See docs/sandbox.md.")
+        why = "not root" if os.geteuid() != 0 else "this sandbox was made without the real node"
+        say(f"What was not: no container runs ({why}: kwok fakes the node and its pods), so nothing")
+        say("answers on the proxy's address. As root, a sandbox made anew (`python -m tools.sandbox down")
+        say("--wipe-data`) gets a real node. See docs/sandbox.md.")
     say("")
     say("Next: `make cluster-status`, then look around:")
     say(f"    kubectl --kubeconfig {sandbox.kubeconfig} -n {namespace} get svc,deploy,certificate")

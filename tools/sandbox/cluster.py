@@ -192,7 +192,10 @@ class Sandbox:
 
     def _init_state(self) -> dict:
         state = self.state()
-        mode = self._node_mode_asked or requested_node_mode(state.get("node_mode"))
+        # A sandbox made before the real node existed recorded only its loopback Service range: it keeps
+        # the fake node until `down --wipe-data`.
+        made_with = state.get("node_mode") or ("fake" if state.get("service_cidr") == SERVICE_CIDR else None)
+        mode = self._node_mode_asked or requested_node_mode(made_with)
         service_cidr = node.SERVICE_CIDR if mode == "real" else SERVICE_CIDR
         # Sandboxes that recorded none were made with Kubernetes' usual 10.96.0.0/16.
         recorded = state.get("service_cidr", "10.96.0.0/16")
@@ -937,6 +940,26 @@ class Sandbox:
         if result.returncode:
             raise SandboxError(f"cannot register the placement webhook: {result.stderr.strip()}")
 
+    def _node_detail(self) -> str:
+        """The real node's readiness and the pods running on it, as the API server reports them."""
+        found = self._kubectl("get", "node", node.NODE_NAME, "-o", "json", "--request-timeout=3s")
+        if found.returncode:
+            return "not registered yet"
+        conditions = json.loads(found.stdout).get("status", {}).get("conditions") or []
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        pods = self._kubectl(
+            "get",
+            "pods",
+            "-A",
+            f"--field-selector=spec.nodeName={node.NODE_NAME},status.phase=Running",
+            "-o",
+            "name",
+            "--request-timeout=3s",
+        )
+        running = len(pods.stdout.split()) if pods.returncode == 0 else 0
+        state = "Ready" if ready else "NotReady"
+        return f"{node.NODE_NAME} {state}, {running} pods running ({self.network.node_ip})"
+
     def _kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         """kubectl as the sandbox's admin; the caller reads returncode and stderr."""
         command = [find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", *args]
@@ -1102,11 +1125,17 @@ class Sandbox:
             self._serve_charts()
         except chart_repo.ChartSourceError as err:
             raise SandboxError(str(err)) from None
-        if self.node_mode == "fake" and os.geteuid() != 0 and not os.environ.get("ONEPORT_SANDBOX_NODE"):
-            log(
-                "not root: starting the sandbox without its real node (the control plane and kwok's fake "
-                "node: objects are stored, no pod runs); as root, `make cluster-up` adds a real node"
-            )
+        if self.node_mode == "fake" and not os.environ.get("ONEPORT_SANDBOX_NODE"):
+            if os.geteuid() != 0:
+                log(
+                    "not root: starting the sandbox without its real node (the control plane and kwok's fake "
+                    "node: objects are stored, no pod runs); as root, `make cluster-up` adds a real node"
+                )
+            elif self._node_mode_asked is None:
+                log(
+                    "this sandbox was made without the real node and keeps it that way; "
+                    "`python -m tools.sandbox down --wipe-data`, then `up`, gives it one"
+                )
         # The MetalLB pool inventories/local hands out: the real node's link (the host routes to it),
         # else loopback addresses nothing answers on.
         pool = self.network.pool if self.node_mode == "real" else FAKE_NODE_POOL
@@ -1199,6 +1228,12 @@ class Sandbox:
         shutil.rmtree(self.root / "data", ignore_errors=True)
         shutil.rmtree(self.node_dir, ignore_errors=True)
         shutil.rmtree(self.root / "run", ignore_errors=True)
+        # The node mode and its Service range belong to the data: the next `up` chooses them anew.
+        state = self.state()
+        if state:
+            for key in ("node_mode", "service_cidr", "node_network"):
+                state.pop(key, None)
+            pki.write_private(self.state_file, json.dumps(state, indent=2).encode(), mode=0o644)
         # The hostPath provisioner's directories (empty: nothing ever runs) of this sandbox's volumes.
         if self._hostpath_record.exists():
             for path in self._hostpath_record.read_text().split():
@@ -1220,6 +1255,8 @@ class Sandbox:
             if name == "cert-manager":
                 marker = self.root / "run" / "cert-manager.state"
                 detail = marker.read_text().strip() if marker.exists() else "starting"
+            if name == "node":
+                detail = self._node_detail()
             result.append(Status(name, ok, pid, detail))
         return result
 

@@ -154,7 +154,7 @@ def test_two_replicas_behind_a_cluster_ip_answer_by_name_from_another_pod(real):
 
     # kube-proxy programs a new Service within about a second: the first call may come before that.
     seen = {eventually(get).strip()}
-    for _ in range(20):
+    for _attempt in range(20):
         seen.add(get().strip())
         if len(seen) == 2:
             break
