@@ -1,9 +1,13 @@
 # Copyright: oneport.pachyderm contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters over Helm releases (plugins/plugin_utils/helm_release.py)."""
+"""Filters over Helm charts and releases (plugins/module_utils/chart_contract.py,
+plugins/plugin_utils/helm_release.py)."""
 
 from __future__ import annotations
 
+import yaml
+
+from ansible_collections.oneport.pachyderm.plugins.module_utils import chart_contract
 from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.plugin_utils import helm_release
 from ansible_collections.oneport.pachyderm.plugins.plugin_utils.filter_face import filter_face
@@ -45,6 +49,29 @@ def helm_render_mark(cache_dir, chart, helm, inputs):
     )
 
 
+@filter_face
+def chart_problems(values, chart):
+    """Schema errors and undeclared key paths of ``values`` against ``chart`` (a chart_fetch result
+    registered with contract=true); empty when the chart takes the values as they are."""
+    if not isinstance(chart, dict) or "values_yaml" not in chart:
+        raise check.fail(
+            "chart_problems",
+            sorted(chart) if isinstance(chart, dict) else chart,
+            "a chart_fetch result with the chart's contract",
+            "register oneport.pachyderm.chart_fetch with contract: true and pass its result",
+        )
+    if not isinstance(values, dict):
+        raise check.fail(
+            "chart_problems", values, "a mapping of chart values", "pass the values as a mapping"
+        )
+    chart_values = yaml.safe_load(chart["values_yaml"] or "") or {}
+    return chart_contract.chart_problems(values, chart.get("schema") or None, chart_values)
+
+
 class FilterModule:
     def filters(self):
-        return {"helm_diff_command": helm_diff_command, "helm_render_mark": helm_render_mark}
+        return {
+            "chart_problems": chart_problems,
+            "helm_diff_command": helm_diff_command,
+            "helm_render_mark": helm_render_mark,
+        }

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import (
-    chart_contract,
     pachyderm_chart_hints,
     pachyderm_inputs,
     pachyderm_pinning,
@@ -100,12 +99,6 @@ def pachyderm_proxy_settings(inputs):
     return pachyderm_proxy.post_render_settings(inputs)
 
 
-@filter_face
-def pachyderm_chart_problems(values, schema, chart_values):
-    """Schema errors and unknown key paths of the values against one chart."""
-    return chart_contract.chart_problems(values, schema, chart_values)
-
-
 def pachyderm_chart_hint(message):
     """The pachyderm_* variables to fix for a message the chart failed with."""
     return pachyderm_chart_hints.chart_hint(message)
@@ -146,7 +139,6 @@ class FilterModule:
             "helm_cluster_scoped": helm_cluster_scoped,
             "helm_owned_elsewhere": helm_owned_elsewhere,
             "pachyderm_values": pachyderm_values,
-            "pachyderm_chart_problems": pachyderm_chart_problems,
             "pachyderm_proxy_files": pachyderm_proxy_files,
             "pachyderm_proxy_settings": pachyderm_proxy_settings,
             "pachyderm_chart_hint": pachyderm_chart_hint,

@@ -48,6 +48,24 @@ def unknown_paths(values: dict, chart_values: dict, schema: dict | None = None) 
     return problems
 
 
+def coalesce(chart_values: dict, values: dict) -> dict:
+    """The values the chart renders with, as Helm coalesces them: ``values`` over the chart's values.yaml.
+
+    Maps merge key by key, anything else replaces the chart's default, and a null removes the key.
+    Helm checks values.schema.json against this result, so a key the schema requires and values.yaml
+    already sets need not be repeated.
+    """
+    merged = dict(chart_values or {})
+    for key, value in (values or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = coalesce(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def schema_problems(values: dict, schema: dict) -> list:
     """jsonschema errors of ``values`` against the chart's values.schema.json, as readable lines."""
     import jsonschema  # a run-time requirement of the collection (requirements.txt)
@@ -62,9 +80,10 @@ def schema_problems(values: dict, schema: dict) -> list:
     return lines
 
 
-def chart_problems(values: dict, schema: dict, chart_values: dict) -> list:
-    """Schema errors plus key paths the chart does not declare; empty when the values are sound."""
-    problems = schema_problems(values, schema)
+def chart_problems(values: dict, schema: dict | None, chart_values: dict) -> list:
+    """Schema errors of the coalesced values (none without a schema) plus key paths the chart does not
+    declare; empty when the values are sound."""
+    problems = schema_problems(coalesce(chart_values, values), schema) if schema else []
     problems += [
         f"{path}: not a key of this chart's values.yaml (the chart would ignore it)"
         for path in unknown_paths(values, chart_values, schema)

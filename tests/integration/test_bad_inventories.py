@@ -3,7 +3,8 @@
 Each case is a row of bad_inventories.yml beside this file: the playbook to run (from the repository
 root), the message fragment the failure must contain (it names the variable and the fix), and the
 inventory's variables and hosts, from which the test writes hosts.yml and group_vars/all.yml into a
-temporary directory.
+temporary directory. `$BIN` in a value stands for the checkout's bin/, `$CHARTS` for the real charts of
+the reference data (a case that names a chart fetches it offline, from its local .tgz).
 
 The playbook runs for real with no cluster reachable: the kubeconfig points at a closed loopback
 port, so a role that touched the cluster before validating would fail differently (or change
@@ -26,22 +27,31 @@ TABLE = yaml.safe_load((Path(__file__).parent / "bad_inventories.yml").read_text
 CASES = TABLE["cases"]
 
 
-def with_bin_dir(value):
-    """The case's value with `$BIN` standing for the checkout's bin/."""
+def with_bin_dir(value, charts: Path | None = None):
+    """The case's value with `$BIN` standing for the checkout's bin/ and `$CHARTS` for ``charts``."""
     if isinstance(value, dict):
-        return {key: with_bin_dir(item) for key, item in value.items()}
+        return {key: with_bin_dir(item, charts) for key, item in value.items()}
     if isinstance(value, list):
-        return [with_bin_dir(item) for item in value]
-    return value.replace("$BIN", str(REPO / "bin")) if isinstance(value, str) else value
+        return [with_bin_dir(item, charts) for item in value]
+    if not isinstance(value, str):
+        return value
+    value = value.replace("$BIN", str(REPO / "bin"))
+    return value.replace("$CHARTS", str(charts)) if charts is not None else value
 
 
-def build_inventory(case: dict, directory: Path) -> Path:
+def names_charts(case: dict) -> bool:
+    return "$CHARTS" in json.dumps(case.get("vars") or {})
+
+
+def build_inventory(case: dict, directory: Path, charts: Path | None = None) -> Path:
     """The case's inventory as files: hosts.yml and group_vars/all.yml."""
     hosts = case.get("hosts", "cluster")
     hosts = TABLE["hosts"][hosts] if isinstance(hosts, str) else hosts
     (directory / "group_vars").mkdir(parents=True)
     (directory / "hosts.yml").write_text(yaml.safe_dump(hosts))
-    (directory / "group_vars" / "all.yml").write_text(yaml.safe_dump(with_bin_dir(case.get("vars") or {})))
+    (directory / "group_vars" / "all.yml").write_text(
+        yaml.safe_dump(with_bin_dir(case.get("vars") or {}, charts))
+    )
     return directory
 
 
@@ -97,9 +107,13 @@ def test_there_are_bad_inventory_cases():
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_inventory_fails_before_any_change_naming_the_variable(name, unreachable_kubeconfig, tmp_path):
+def test_bad_inventory_fails_before_any_change_naming_the_variable(
+    name, unreachable_kubeconfig, tmp_path, request
+):
     expected = CASES[name]
-    inventory = build_inventory(expected, tmp_path / "inventory")
+    # Only a case that names a chart needs the reference data (found beside the checkout, or assembled).
+    charts = request.getfixturevalue("reference_dir") / "charts" if names_charts(expected) else None
+    inventory = build_inventory(expected, tmp_path / "inventory", charts)
     result = run_playbook(inventory, expected["playbook"], unreachable_kubeconfig, tmp_path)
     assert result.returncode != 0, f"{name}: the playbook succeeded\n{result.stdout[-3000:]}"
     try:

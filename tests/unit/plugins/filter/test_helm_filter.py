@@ -9,7 +9,11 @@ from ansible_collections.oneport.pachyderm.plugins.filter import helm as filters
 
 
 def test_the_filter_is_registered():
-    assert set(filters.FilterModule().filters()) == {"helm_diff_command", "helm_render_mark"}
+    assert set(filters.FilterModule().filters()) == {
+        "chart_problems",
+        "helm_diff_command",
+        "helm_render_mark",
+    }
 
 
 def test_the_command_resets_values_shows_a_first_install_and_says_a_change_by_its_exit_code():

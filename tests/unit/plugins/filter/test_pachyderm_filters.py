@@ -19,7 +19,6 @@ def test_every_filter_is_registered():
         "pachyderm_check_inputs",
         "pachyderm_pin",
         "pachyderm_values",
-        "pachyderm_chart_problems",
         "pachyderm_chart_hint",
         "pachyderm_pinned_secret_data",
         "pachyderm_redact",
