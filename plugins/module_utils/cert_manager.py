@@ -20,7 +20,8 @@ import re
 from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
-TLS_MODES = ("self_signed", "acme_http01", "acme_dns01", "existing_secret")
+# The modes this role handles: every TLS mode but off (inputs.TLS_MODES is the one list).
+TLS_MODES = check.CERTIFICATE_MODES
 DNS01_PROVIDERS = ("route53", "clouddns", "azuredns")
 API_VERSION = "cert-manager.io/v1"
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
@@ -231,7 +232,7 @@ def issuers(config):
             ca_certificate,
             _object("ClusterIssuer", ca, {"ca": {"secretName": ca}}),
         ]
-    if mode in ("acme_http01", "acme_dns01"):
+    if mode in check.ACME_MODES:
         email = config.get("acme_email") or ""
         if not EMAIL_RE.match(email):
             _fail(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from support.role_inputs import WithRoleDefaults
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import (
     cert_manager,
@@ -16,13 +17,20 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import (
     envoy_model,
     metallb,
     pachd_address,
-    pachyderm_proxy,
 )
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as inputs_model
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as pinning
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_storage as storage
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as values
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as _pachyderm_inputs
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as _pachyderm_pinning
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy as _pachyderm_proxy
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_storage as _pachyderm_storage
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as _pachyderm_values
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+
+# The models require every input; these complete what a test leaves out from the role defaults.
+inputs_model = WithRoleDefaults(_pachyderm_inputs)
+pachyderm_proxy = WithRoleDefaults(_pachyderm_proxy)
+pinning = WithRoleDefaults(_pachyderm_pinning)
+storage = WithRoleDefaults(_pachyderm_storage)
+values = WithRoleDefaults(_pachyderm_values)
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[4]
 EDGE_DEFAULTS = yaml.safe_load((REPO / "roles" / "edge_proxy" / "defaults" / "main.yml").read_text())
