@@ -285,15 +285,16 @@ def one_of(value, field: str, choices, error=InputError, what: str = "supported"
     return value
 
 
-def role_input(inputs: dict, name: str, role: str, error=InputError):
+def role_input(inputs: dict, name: str, role: str, error=InputError, variable: str = ""):
     """The role variable ``<role>_<name>`` as the role passed it in ``inputs``.
 
     The role's defaults/main.yml (documented in its argument specs) decides every default, and the role
     passes every variable to the model, so a missing key is a programming error, never a reason to
-    guess: the model keeps no second copy of a default. A null value (``name:`` left empty in an
+    guess: the model keeps no second copy of a default. ``variable`` names the role variable when it is
+    not ``<role>_<name>``. A null value (``name:`` left empty in an
     inventory) is refused the same way, with the fix.
     """
-    field = f"{role}_{name}"
+    field = variable or f"{role}_{name}"
     if name not in inputs:
         raise error(
             f"{field}: missing from the model inputs; the {role} role passes every variable "

@@ -89,3 +89,15 @@ class WithRoleDefaults:
             return attr(*bound.args, **bound.kwargs)
 
         return completed
+
+
+def cert_manager_settings() -> dict:
+    """The issuer model's settings whose defaults the cert_manager role decides, as it passes them."""
+    defaults = _load(ROLES / "cert_manager" / "defaults" / "main.yml")
+    return {
+        "issuer_prefix": defaults["cert_manager_issuer_prefix"],
+        "ca_common_name": defaults["cert_manager_ca_common_name"],
+        "acme_server": defaults["cert_manager_acme_server"],
+        "duration": defaults["cert_manager_certificate_duration"],
+        "renew_before": defaults["cert_manager_certificate_renew_before"],
+    }

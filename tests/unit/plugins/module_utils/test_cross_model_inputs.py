@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from support.role_inputs import WithRoleDefaults
+from support.role_inputs import WithRoleDefaults, cert_manager_settings
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import (
     cert_manager,
@@ -75,7 +75,7 @@ def _metallb_peer(port):
 
 
 def _certificate(**config):
-    return cert_manager.plan({**CERT_MANAGER, **config})["certificate"]["spec"]
+    return cert_manager.plan({**CERT_MANAGER, **cert_manager_settings(), **config})["certificate"]["spec"]
 
 
 # The host clients reach the one port at (oneport_proxy_host), read by each role that names it.
