@@ -20,10 +20,10 @@ import re
 from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
-TLS_MODES = ("self_signed", "acme_http01", "acme_dns01", "existing_secret")
+# The modes this role handles: every TLS mode but off (inputs.TLS_MODES is the one list).
+TLS_MODES = check.CERTIFICATE_MODES
 DNS01_PROVIDERS = ("route53", "clouddns", "azuredns")
 API_VERSION = "cert-manager.io/v1"
-LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(h|m|s))+$")
 
@@ -46,6 +46,22 @@ DNS01_KEYS = {
 
 class CertManagerConfigError(InputError):
     """Bad cert_manager variables; the message names the variable, the value and the fix."""
+
+
+def _required(config: dict, name: str, variable: str = "") -> str:
+    """A setting the role always passes (its defaults/main.yml decides the default, once): refused when
+    missing or empty, naming the variable."""
+    field = variable or f"cert_manager_{name}"
+    value = check.role_input(config, name, "cert_manager", CertManagerConfigError, field)
+    if not str(value).strip():
+        raise check.refuse(
+            field,
+            value,
+            "is empty",
+            f"give a value, or leave {field} out to use the role's default",
+            CertManagerConfigError,
+        )
+    return value
 
 
 def _fail(message):
@@ -210,7 +226,7 @@ def http01_solver(config):
 def issuers(config):
     """The ClusterIssuers (and the CA Certificate) the mode needs, and the name of the one to use."""
     mode = config["tls"]
-    prefix = config.get("issuer_prefix") or "oneport"
+    prefix = _required(config, "issuer_prefix")
     if mode == "self_signed":
         selfsigned, ca = f"{prefix}-selfsigned", f"{prefix}-ca"
         ca_certificate = _object(
@@ -218,7 +234,7 @@ def issuers(config):
             ca,
             {
                 "isCA": True,
-                "commonName": config.get("ca_common_name") or f"{prefix} CA",
+                "commonName": _required(config, "ca_common_name"),
                 "secretName": ca,
                 "duration": config.get("ca_duration") or "87600h",
                 "privateKey": {"algorithm": "ECDSA", "size": 256},
@@ -231,14 +247,14 @@ def issuers(config):
             ca_certificate,
             _object("ClusterIssuer", ca, {"ca": {"secretName": ca}}),
         ]
-    if mode in ("acme_http01", "acme_dns01"):
+    if mode in check.ACME_MODES:
         email = config.get("acme_email") or ""
         if not EMAIL_RE.match(email):
             _fail(
                 f"cert_manager_acme_email: {email!r} is not an e-mail address; the ACME CA sends expiry "
                 "warnings there, set e.g. platform@example.com"
             )
-        server = config.get("acme_server") or LETSENCRYPT
+        server = _required(config, "acme_server")
         if not str(server).startswith("https://"):
             _fail(f"cert_manager_acme_server: {server!r} is not an https:// ACME directory URL")
         solver = http01_solver(config) if mode == "acme_http01" else dns01_solver(config.get("acme_dns01"))
@@ -261,8 +277,8 @@ def proxy_certificate(config, issuer):
     ips += [str(ip) for ip in config.get("ip_addresses") or [] if str(ip) not in ips]
     spec = {
         "secretName": config["secret_name"],
-        "duration": config.get("duration") or "2160h",
-        "renewBefore": config.get("renew_before") or "360h",
+        "duration": _required(config, "duration", "cert_manager_certificate_duration"),
+        "renewBefore": _required(config, "renew_before", "cert_manager_certificate_renew_before"),
         "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         "usages": ["server auth", "digital signature", "key encipherment"],
         "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},

@@ -53,6 +53,13 @@ def fail(field: str, value, what: str, fix: str, error=InputError) -> InputError
 BOOLEAN_TRUE = ("y", "yes", "on", "1", "true", "t")
 BOOLEAN_FALSE = ("n", "no", "off", "0", "false", "f")
 
+# How the proxy gets its certificate (oneport_tls), decided here once: every model reads this list and
+# every role's argument spec lists the same choices (tests/unit/test_role_argument_specs.py checks).
+TLS_MODES = ("off", "self_signed", "acme_http01", "acme_dns01", "existing_secret")
+ACME_MODES = ("acme_http01", "acme_dns01")
+# The modes cert-manager issues or reads a certificate for (every mode but off).
+CERTIFICATE_MODES = TLS_MODES[1:]
+
 NODE_PORTS = (30000, 32767)  # Kubernetes' default --service-node-port-range
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _K8S_LABEL = _DNS_LABEL  # RFC 1123 label: a Service, Namespace, MetalLB pool name
@@ -275,4 +282,28 @@ def one_of(value, field: str, choices, error=InputError, what: str = "supported"
     if value not in choices:
         listed = ", ".join(repr(c) if c == "" else str(c) for c in choices)
         raise fail(field, value, what, f"use one of: {listed}", error)
+    return value
+
+
+def role_input(inputs: dict, name: str, role: str, error=InputError, variable: str = ""):
+    """The role variable ``<role>_<name>`` as the role passed it in ``inputs``.
+
+    The role's defaults/main.yml (documented in its argument specs) decides every default, and the role
+    passes every variable to the model, so a missing key is a programming error, never a reason to
+    guess: the model keeps no second copy of a default. ``variable`` names the role variable when it is
+    not ``<role>_<name>``. A null value (``name:`` left empty in an
+    inventory) is refused the same way, with the fix.
+    """
+    field = variable or f"{role}_{name}"
+    if name not in inputs:
+        raise error(
+            f"{field}: missing from the model inputs; the {role} role passes every variable "
+            f"(roles/{role}/vars/main.yml), so a caller must pass {name!r} too",
+            field=field,
+        )
+    value = inputs[name]
+    if value is None:
+        raise refuse(
+            field, value, "is empty", f"give a value, or leave {field} out to use the role's default", error
+        )
     return value

@@ -9,8 +9,8 @@ in-cluster proxy (pachyderm_proxy) are built from the decisions made here. Every
 InputError whose message names the variable, the bad value and the fix.
 
 Defaults: the role always passes every variable (roles/pachyderm/vars/main.yml, ``_pachyderm_inputs``),
-so the role's defaults/main.yml, documented in its argument specs, decide. The defaults below apply only
-to callers that leave a key out (tests, tools); each is decided here, once, and agrees with the role's.
+so the role's defaults/main.yml, documented in its argument specs, decides each one, once. The model
+keeps no copy: a missing key is refused (inputs.role_input) naming the variable.
 Plain Python, no Ansible imports.
 """
 
@@ -23,18 +23,17 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as
 from ansible_collections.oneport.pachyderm.plugins.module_utils import lb_annotations as lb
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_storage as storage
-from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import (
+    ACME_MODES,
+    TLS_MODES,
+    InputError,
+)
 
 SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
-TLS_MODES = ("off", "self_signed", "acme_http01", "acme_dns01", "existing_secret")
-ACME_MODES = ("acme_http01", "acme_dns01")
 ENVIRONMENTS = ("production", "sandbox")
 TRAFFIC_POLICIES = ("", "Cluster", "Local")
 STORAGE_BACKENDS = ("s3", "minio", "gcs", "azure", "local")
 DATABASES = ("bundled", "external")
-DEFAULT_STORAGE = {"aws": "s3", "gcp": "gcs", "azure": "azure"}
-HTTP_NODE_PORT = 30080
-HTTPS_NODE_PORT = 30443
 IDP_TYPES = ("oidc", "github", "gitlab", "google", "microsoft", "ldap", "saml", "oauth")
 # inventory name -> chart key under proxy.service.legacyPorts (the chart's own configuration serves these)
 LEGACY_PORTS = {name: key for name, (_service, _port, key) in pachyderm_proxy.LEGACY.items() if key}
@@ -42,21 +41,21 @@ SUBJECT = re.compile(r"^[^\s:][^\s]*$")
 IDP_ID = re.compile(r"^[a-z0-9][-a-z0-9_]*$")
 
 
-def _get(inputs: dict, name: str, default=None):
-    value = inputs.get(name, default)
-    return default if value is None else value
+def _get(inputs: dict, name: str):
+    # The role passes every variable; its defaults/main.yml decides each default (check.role_input).
+    return check.role_input(inputs, name, "pachyderm")
 
 
-def _bool(inputs: dict, name: str, default: bool = False) -> bool:
-    return check.boolean(_get(inputs, name, default), f"pachyderm_{name}")
+def _bool(inputs: dict, name: str) -> bool:
+    return check.boolean(_get(inputs, name), f"pachyderm_{name}")
 
 
-def _choice(inputs: dict, name: str, choices, default):
-    return check.one_of(_get(inputs, name, default), f"pachyderm_{name}", choices)
+def _choice(inputs: dict, name: str, choices):
+    return check.one_of(_get(inputs, name), f"pachyderm_{name}", choices)
 
 
 def _secret_name(inputs: dict, name: str) -> str:
-    return check.k8s_name(_get(inputs, name, ""), f"pachyderm_{name}", empty=True)
+    return check.k8s_name(_get(inputs, name), f"pachyderm_{name}", empty=True)
 
 
 # --- the inputs, one decision each ---------------------------------------------------------------
@@ -64,31 +63,35 @@ def _secret_name(inputs: dict, name: str) -> str:
 
 def platform(inputs: dict) -> str:
     """The platform the cluster runs on."""
-    value = _get(inputs, "platform", "local")
+    value = _get(inputs, "platform")
     lb.check_platform(value)
     return value
 
 
 def environment(inputs: dict) -> str:
-    """``sandbox`` for disposable local clusters, ``production`` otherwise."""
-    default = "sandbox" if platform(inputs) in ("local", "kind") else "production"
-    return _choice(inputs, "environment", ENVIRONMENTS, default)
+    """``sandbox`` for disposable local clusters, ``production`` otherwise (the role's default follows
+    the platform: oneport_sandbox)."""
+    return _choice(inputs, "environment", ENVIRONMENTS)
 
 
 def service_type(inputs: dict) -> str:
-    """The proxy Service type; NodePort by default on the nodeport and kind platforms."""
-    default = "NodePort" if platform(inputs) in ("nodeport", "kind") else "LoadBalancer"
-    return _choice(inputs, "service_type", SERVICE_TYPES, default)
+    """The proxy Service type (the role's default: NodePort on the nodeport and kind platforms)."""
+    return _choice(inputs, "service_type", SERVICE_TYPES)
+
+
+def namespace(inputs: dict) -> str:
+    """The namespace of the release."""
+    return _get(inputs, "namespace")
 
 
 def tls_enabled(inputs: dict) -> bool:
     """Whether the proxy serves TLS."""
-    return _choice(inputs, "tls", TLS_MODES, "off") != "off"
+    return _choice(inputs, "tls", TLS_MODES) != "off"
 
 
 def proxy_host(inputs: dict) -> str:
     """The external host name of the one port (optionally with a non-standard :port)."""
-    raw = _get(inputs, "proxy_host", "")
+    raw = _get(inputs, "proxy_host")
     host = raw.strip() if isinstance(raw, str) else raw
     if not host:
         if tls_enabled(inputs):
@@ -105,7 +108,7 @@ def proxy_host(inputs: dict) -> str:
             "scheme or path, for example pachyderm.example.com"
         )
     name, port = check.external_host(
-        host, "pachyderm_proxy_host (oneport_proxy_host)", acme=_get(inputs, "tls", "off") in ACME_MODES
+        host, "pachyderm_proxy_host (oneport_proxy_host)", acme=_get(inputs, "tls") in ACME_MODES
     )
     return name if port is None else f"{name}:{port}"
 
@@ -118,7 +121,7 @@ def scheme(inputs: dict) -> str:
 def legacy_ports(inputs: dict) -> dict:
     """Chart legacyPorts from pachyderm_legacy_ports, checked against each other, the one port's
     Service ports, the service type and the proxy configuration (pachyderm_proxy_config)."""
-    ports = _get(inputs, "legacy_ports", {}) or {}
+    ports = _get(inputs, "legacy_ports") or {}
     if not isinstance(ports, dict):
         raise InputError(f"pachyderm_legacy_ports must be a mapping such as {{grpc: 30650}}, got {ports!r}")
     collection = pachyderm_proxy.mode(inputs) == "collection"
@@ -161,18 +164,18 @@ def legacy_ports(inputs: dict) -> dict:
 
 def http_node_port(inputs: dict) -> int:
     """The proxy Service's HTTP node port (used on NodePort Services)."""
-    return check.node_port(_get(inputs, "http_node_port", HTTP_NODE_PORT), "pachyderm_http_node_port")
+    return check.node_port(_get(inputs, "http_node_port"), "pachyderm_http_node_port")
 
 
 def https_node_port(inputs: dict) -> int:
     """The proxy Service's HTTPS node port (used on NodePort Services)."""
-    return check.node_port(_get(inputs, "https_node_port", HTTPS_NODE_PORT), "pachyderm_https_node_port")
+    return check.node_port(_get(inputs, "https_node_port"), "pachyderm_https_node_port")
 
 
 def load_balancer(inputs: dict) -> dict:
     """Annotations and loadBalancerIP of the proxy Service."""
     kind = service_type(inputs)
-    ranges = lb.check_source_ranges(_get(inputs, "source_ranges", []))
+    ranges = lb.check_source_ranges(_get(inputs, "source_ranges"))
     if kind != "LoadBalancer":
         if ranges:
             raise InputError(
@@ -181,42 +184,40 @@ def load_balancer(inputs: dict) -> dict:
                 "the nodes"
             )
         return {
-            "annotations": lb.check_extra_annotations(_get(inputs, "service_annotations", {})),
+            "annotations": lb.check_extra_annotations(_get(inputs, "service_annotations")),
             "load_balancer_ip": "",
         }
     return lb.load_balancer(
         platform(inputs),
         internal=_bool(inputs, "lb_internal"),
-        static_ip=str(_get(inputs, "lb_static_ip", "")).strip(),
-        aws_subnets=_get(inputs, "aws_subnets", []),
-        aws_eip_allocations=_get(inputs, "aws_eip_allocations", []),
-        azure_resource_group=str(_get(inputs, "azure_resource_group", "")).strip(),
-        metallb_address_pool=str(_get(inputs, "metallb_address_pool", "")).strip(),
+        static_ip=str(_get(inputs, "lb_static_ip")).strip(),
+        aws_subnets=_get(inputs, "aws_subnets"),
+        aws_eip_allocations=_get(inputs, "aws_eip_allocations"),
+        azure_resource_group=str(_get(inputs, "azure_resource_group")).strip(),
+        metallb_address_pool=str(_get(inputs, "metallb_address_pool")).strip(),
         source_ranges=ranges,
-        extra_annotations=_get(inputs, "service_annotations", {}),
+        extra_annotations=_get(inputs, "service_annotations"),
     )
 
 
 def storage_backend(inputs: dict) -> str:
-    """The object store: the platform's own in the cloud, LOCAL elsewhere."""
-    default = DEFAULT_STORAGE.get(platform(inputs), "local")
-    return _choice(inputs, "storage_backend", STORAGE_BACKENDS, default)
+    """The object store (the role's default: the platform's own in the cloud, LOCAL elsewhere)."""
+    return _choice(inputs, "storage_backend", STORAGE_BACKENDS)
 
 
 def database(inputs: dict) -> str:
     """``bundled`` PostgreSQL from the chart, or an ``external`` server."""
-    return _choice(inputs, "database", DATABASES, "bundled")
+    return _choice(inputs, "database", DATABASES)
 
 
 def auth_enabled(inputs: dict) -> bool:
     """Pachyderm authentication (on unless a sandbox turns it off)."""
-    return _bool(inputs, "auth_enabled", True)
+    return _bool(inputs, "auth_enabled")
 
 
 def mock_idp(inputs: dict) -> bool:
-    """The chart's mock identity provider: by default in sandboxes without upstream IdPs."""
-    default = environment(inputs) == "sandbox" and not _get(inputs, "upstream_idps", [])
-    return _bool(inputs, "mock_idp", default)
+    """The chart's mock identity provider (the role's default: in sandboxes without upstream IdPs)."""
+    return _bool(inputs, "mock_idp")
 
 
 def enterprise_enabled(inputs: dict) -> bool:
@@ -226,15 +227,15 @@ def enterprise_enabled(inputs: dict) -> bool:
 
 def inline_license_key(inputs: dict) -> str:
     """The enterprise license key given inline (kept in the pinned Secret), or ""."""
-    if enterprise_enabled(inputs) and not _get(inputs, "enterprise_license_secret", ""):
-        return str(_get(inputs, "enterprise_license_key", ""))
+    if enterprise_enabled(inputs) and not _get(inputs, "enterprise_license_secret"):
+        return str(_get(inputs, "enterprise_license_key"))
     return ""
 
 
 def check_enterprise(inputs: dict) -> None:
     """Enterprise features need a license key (inline, no_log) or an existing Secret holding it."""
     if not enterprise_enabled(inputs):
-        if _get(inputs, "enterprise_license_key", "") or _get(inputs, "enterprise_license_secret", ""):
+        if _get(inputs, "enterprise_license_key") or _get(inputs, "enterprise_license_secret"):
             raise InputError(
                 "a license is given (pachyderm_enterprise_license_key or "
                 "pachyderm_enterprise_license_secret) but pachyderm_enterprise_enabled is false; "
@@ -242,7 +243,7 @@ def check_enterprise(inputs: dict) -> None:
             )
         return
     _secret_name(inputs, "enterprise_license_secret")
-    if not (_get(inputs, "enterprise_license_key", "") or _get(inputs, "enterprise_license_secret", "")):
+    if not (_get(inputs, "enterprise_license_key") or _get(inputs, "enterprise_license_secret")):
         raise InputError(
             "pachyderm_enterprise_enabled is true but there is no license: set "
             "pachyderm_enterprise_license_secret (a Secret with the key 'enterprise-license-key') or "
@@ -252,12 +253,12 @@ def check_enterprise(inputs: dict) -> None:
 
 def auth_subjects(inputs: dict) -> dict:
     """pachAuthClusterRoleBindings from the allowed users and groups."""
-    roles = _get(inputs, "allowed_roles", ["clusterAdmin"]) or []
+    roles = _get(inputs, "allowed_roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) and r.strip() for r in roles):
         raise InputError(f"pachyderm_allowed_roles must be a list of role names, got {roles!r}")
     bindings: dict = {}
     for variable, kind in (("allowed_users", "user"), ("allowed_groups", "group")):
-        entries = _get(inputs, variable, []) or []
+        entries = _get(inputs, variable) or []
         if not isinstance(entries, list):
             raise InputError(f"pachyderm_{variable} must be a list, got {entries!r}")
         for entry in entries:
@@ -275,7 +276,7 @@ def auth_subjects(inputs: dict) -> dict:
 
 def check_upstream_idps(inputs: dict) -> list:
     """Validated Dex connectors; client secrets must come from existing Secrets, never inline."""
-    idps = _get(inputs, "upstream_idps", []) or []
+    idps = _get(inputs, "upstream_idps") or []
     if not isinstance(idps, list):
         raise InputError(f"pachyderm_upstream_idps must be a list of connectors, got {idps!r}")
     seen = set()
@@ -319,7 +320,7 @@ def check_exposure(inputs: dict) -> None:
             "provider lets anyone log in as admin/password: configure pachyderm_upstream_idps and set "
             "pachyderm_mock_idp: false (it is allowed only for local and sandbox inventories)"
         )
-    if mock and _get(inputs, "upstream_idps", []):
+    if mock and _get(inputs, "upstream_idps"):
         raise InputError(
             "pachyderm_mock_idp is true and pachyderm_upstream_idps is set; turn the mock IdP off"
         )
@@ -335,7 +336,7 @@ def check_exposure(inputs: dict) -> None:
         if missing and not _bool(inputs, "accept_public_exposure_risk"):
             raise InputError(
                 f"the proxy gets a public {platform(inputs).upper()} load balancer without "
-                f"{' and '.join(missing)} (pachyderm_tls is {_get(inputs, 'tls', 'off')!r}, "
+                f"{' and '.join(missing)} (pachyderm_tls is {_get(inputs, 'tls')!r}, "
                 f"pachyderm_lb_internal is false); enable TLS (oneport_tls) with oneport_proxy_host, set "
                 "pachyderm_lb_internal: true, or acknowledge with pachyderm_accept_public_exposure_risk: true"
             )
@@ -403,7 +404,7 @@ def parse(inputs: dict) -> PachydermInputs:
     host = proxy_host(inputs)
     ports = legacy_ports(inputs)
     balancer = load_balancer(inputs)
-    policy = _choice(inputs, "external_traffic_policy", TRAFFIC_POLICIES, "")
+    policy = _choice(inputs, "external_traffic_policy", TRAFFIC_POLICIES)
     nodeport = kind == "NodePort"
     http_port, https_port = (http_node_port(inputs), https_node_port(inputs)) if nodeport else (0, 0)
     tls_secret = _secret_name(inputs, "tls_secret_name")
@@ -420,7 +421,7 @@ def parse(inputs: dict) -> PachydermInputs:
     proxy_config = pachyderm_proxy.mode(inputs)
     if proxy_config == "collection":
         pachyderm_proxy.model(inputs)
-    elif _get(inputs, "proxy_acme_solver", {}):
+    elif _get(inputs, "proxy_acme_solver"):
         raise InputError(
             "pachyderm_proxy_acme_solver is set but pachyderm_proxy_config is chart; the chart's own "
             "configuration has no ACME route: use pachyderm_proxy_config: collection or remove it"
@@ -430,7 +431,7 @@ def parse(inputs: dict) -> PachydermInputs:
         platform=plat,
         environment=environment(inputs),
         service_type=kind,
-        tls=_choice(inputs, "tls", TLS_MODES, "off"),
+        tls=_choice(inputs, "tls", TLS_MODES),
         tls_secret_name=tls_secret,
         proxy_host=host,
         http_node_port=http_port,
@@ -440,19 +441,17 @@ def parse(inputs: dict) -> PachydermInputs:
         annotations=balancer["annotations"],
         load_balancer_ip=balancer["load_balancer_ip"],
         auth_enabled=auth_enabled(inputs),
-        console_enabled=_bool(inputs, "console_enabled", True),
+        console_enabled=_bool(inputs, "console_enabled"),
         mock_idp=mock_idp(inputs),
         auth_subjects=subjects,
         upstream_idps=idps,
-        upstream_idps_secret_name=_get(
-            inputs, "upstream_idps_secret_name", "pachyderm-oneport-upstream-idps"
-        ),
+        upstream_idps_secret_name=_get(inputs, "upstream_idps_secret_name"),
         enterprise_enabled=enterprise_enabled(inputs),
         enterprise_license_secret=_secret_name(inputs, "enterprise_license_secret"),
         storage_backend=backend,
         database=db,
-        namespace=_get(inputs, "namespace", "pachyderm"),
-        pinned_secret_name=_get(inputs, "pinned_secret_name", "pachyderm-oneport-pinned"),
+        namespace=_get(inputs, "namespace"),
+        pinned_secret_name=_get(inputs, "pinned_secret_name"),
         proxy_config=proxy_config,
         proxy_image=f"{image['repository']}:{image['tag']}" if image else "",
         license_key=inline_license_key(inputs),

@@ -99,14 +99,14 @@ _FIELD_VARIABLES = (
 )
 
 
-def _get(inputs: dict, name: str, default=None):
-    value = inputs.get(name, default)
-    return default if value is None else value
+def _get(inputs: dict, name: str):
+    # The role passes every variable; its defaults/main.yml decides each default (check.role_input).
+    return check.role_input(inputs, name, "pachyderm")
 
 
 def mode(inputs: dict) -> str:
     """`collection` (the collection's configuration) or `chart` (the chart's own envoy.json)."""
-    value = _get(inputs, "proxy_config", "collection")
+    value = _get(inputs, "proxy_config")
     if value not in PROXY_CONFIG_MODES:
         raise InputError(
             f"pachyderm_proxy_config is {value!r}; choose collection (the collection's Envoy configuration) "
@@ -132,9 +132,9 @@ def _mib(number: int) -> str:
 
 def memory(inputs: dict) -> dict:
     """The container's memory limit and the overload manager's heap limit, checked together."""
-    limit = quantity_bytes(_get(inputs, "proxy_memory_limit", "1280Mi"), "pachyderm_proxy_memory_limit")
+    limit = quantity_bytes(_get(inputs, "proxy_memory_limit"), "pachyderm_proxy_memory_limit")
     ceiling = int(limit * HEAP_SHARE)
-    given = _get(inputs, "proxy_max_heap", "")
+    given = _get(inputs, "proxy_max_heap")
     if given in ("", 0, "0"):
         heap = ceiling
     else:
@@ -143,7 +143,7 @@ def memory(inputs: dict) -> dict:
             raise InputError(
                 f"pachyderm_proxy_max_heap is {given!r} ({_mib(heap)}), more than "
                 f"{int(HEAP_SHARE * 100)}% of "
-                f"pachyderm_proxy_memory_limit ({_get(inputs, 'proxy_memory_limit', '1280Mi')}, so at most "
+                f"pachyderm_proxy_memory_limit ({_get(inputs, 'proxy_memory_limit')}, so at most "
                 f"{_mib(ceiling)}): the container would be killed before the overload manager sheds load; "
                 "lower it, leave it empty (80% of the limit), or raise pachyderm_proxy_memory_limit"
             )
@@ -161,7 +161,7 @@ def memory(inputs: dict) -> dict:
     if heap < 8 * stream_worst:
         needed = -(-10 * stream_worst // MIB)  # 8 streams / 0.8, in MiB, rounded up
         raise InputError(
-            f"pachyderm_proxy_memory_limit is {_get(inputs, 'proxy_memory_limit', '1280Mi')!r}: its heap "
+            f"pachyderm_proxy_memory_limit is {_get(inputs, 'proxy_memory_limit')!r}: its heap "
             f"({_mib(heap)}) holds fewer than 8 streams at their worst case ({_mib(stream_worst)} each: "
             "a full window from each side and a buffer each way); raise it to at least "
             f"{needed}Mi, or shrink pachyderm_proxy_limits.stream_window_bytes"
@@ -170,7 +170,7 @@ def memory(inputs: dict) -> dict:
 
 
 def _limits_overrides(inputs: dict) -> dict:
-    limits = _get(inputs, "proxy_limits", {}) or {}
+    limits = _get(inputs, "proxy_limits") or {}
     if not isinstance(limits, dict):
         raise InputError(
             f"pachyderm_proxy_limits is {limits!r}; give a mapping such as {{stream_window_bytes: 67108864}}"
@@ -184,12 +184,12 @@ def _limits_overrides(inputs: dict) -> dict:
 
 
 def tls_mode(inputs: dict) -> str:
-    return _get(inputs, "tls", "off")
+    return _get(inputs, "tls")
 
 
 def legacy_ports(inputs: dict) -> dict:
     """pachyderm_legacy_ports without the closed ones (0, false): inventory name -> Service port."""
-    ports = _get(inputs, "legacy_ports", {}) or {}
+    ports = _get(inputs, "legacy_ports") or {}
     return {
         name: check.port(port, f"pachyderm_legacy_ports.{name}", closed=True)
         for name, port in ports.items()
@@ -199,7 +199,7 @@ def legacy_ports(inputs: dict) -> dict:
 
 def acme_solver(inputs: dict):
     """Where /.well-known/acme-challenge/ goes: cert-manager's solver when oneport_tls is acme_http01."""
-    given = _get(inputs, "proxy_acme_solver", {}) or {}
+    given = _get(inputs, "proxy_acme_solver") or {}
     if tls_mode(inputs) != "acme_http01":
         if given:
             raise InputError(
@@ -249,15 +249,15 @@ def description(inputs: dict) -> dict:
         "readiness": {"address": "0.0.0.0", "port": READINESS_PORT},  # noqa: S104
         "config_dir": CONFIG_DIR,
         "backends": {},  # the chart's pachd-proxy-backend and console-proxy-backend Services
-        "xff_num_trusted_hops": check.as_integer(_get(inputs, "proxy_xff_num_trusted_hops", 0)),
+        "xff_num_trusted_hops": check.as_integer(_get(inputs, "proxy_xff_num_trusted_hops")),
         "limits": limits,
-        "timeouts": _get(inputs, "proxy_timeouts", {}) or {},
+        "timeouts": _get(inputs, "proxy_timeouts") or {},
     }
-    s3_hosts = _get(inputs, "proxy_s3_hosts", []) or []
+    s3_hosts = _get(inputs, "proxy_s3_hosts") or []
     if s3_hosts:
         result["s3_hosts"] = s3_hosts
     if tls_mode(inputs) != "off":
-        hsts = _get(inputs, "proxy_hsts", True)
+        hsts = _get(inputs, "proxy_hsts")
         result["tls"] = {
             "cert_dir": TLS_DIR,
             "https_port": HTTPS_PORT,
@@ -312,8 +312,8 @@ def chart_values(inputs: dict) -> dict:
     if mode(inputs) != "collection":
         return {}
     memory(inputs)  # the heap and the memory limit are checked together
-    repository = str(_get(inputs, "proxy_image", ENVOY_IMAGE)).strip()
-    tag = str(_get(inputs, "proxy_image_tag", "")).strip() or f"distroless-v{ENVOY_VERSION}"
+    repository = str(_get(inputs, "proxy_image")).strip()
+    tag = str(_get(inputs, "proxy_image_tag")).strip() or f"distroless-v{ENVOY_VERSION}"
     if not _IMAGE_REPOSITORY.match(repository):
         raise InputError(
             f"pachyderm_proxy_image is {repository!r}; give an image repository such as {ENVOY_IMAGE} "
@@ -324,12 +324,12 @@ def chart_values(inputs: dict) -> dict:
             f"pachyderm_proxy_image_tag is {tag!r}; give a tag such as distroless-v{ENVOY_VERSION} (or leave "
             "it empty for the Envoy release the configuration is validated with)"
         )
-    limit = _get(inputs, "proxy_memory_limit", "1280Mi")
+    limit = _get(inputs, "proxy_memory_limit")
     return {
         "image": {"repository": repository, "tag": tag},
         "resources": {
             # Requests equal the memory limit: the proxy's memory is reserved, never overcommitted.
-            "requests": {"cpu": str(_get(inputs, "proxy_cpu_request", "100m")), "memory": str(limit)},
+            "requests": {"cpu": str(_get(inputs, "proxy_cpu_request")), "memory": str(limit)},
             "limits": {"memory": str(limit)},
         },
     }

@@ -28,15 +28,15 @@ STORAGE_SECRET_KEYS = {
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
-def _get(inputs: dict, name: str, default=None):
-    value = inputs.get(name, default)
-    return default if value is None else value
+def _get(inputs: dict, name: str):
+    # The role passes every variable; its defaults/main.yml decides each default (check.role_input).
+    return check.role_input(inputs, name, "pachyderm")
 
 
 def storage_identity(inputs: dict, backend: str) -> dict:
     """Service-account annotations that grant pachd storage access without keys (IRSA, GKE WI)."""
-    role_arn = str(_get(inputs, "storage_aws_role_arn", "")).strip()
-    gcp_sa = str(_get(inputs, "storage_gcp_service_account", "")).strip()
+    role_arn = str(_get(inputs, "storage_aws_role_arn")).strip()
+    gcp_sa = str(_get(inputs, "storage_gcp_service_account")).strip()
     if role_arn and backend != "s3":
         raise InputError(
             f"pachyderm_storage_aws_role_arn is set but pachyderm_storage_backend is {backend!r}"
@@ -66,7 +66,7 @@ def _inline_storage_credentials(inputs: dict, backend: str) -> dict:
         pairs = {"account-name": "storage_azure_account", "account-key": "storage_azure_key"}
     else:
         return {}
-    found = {key: str(_get(inputs, var, "")) for key, var in pairs.items()}
+    found = {key: str(_get(inputs, var)) for key, var in pairs.items()}
     given = [pairs[k] for k, v in found.items() if v]
     if given and len(given) != len(pairs):
         missing = [f"pachyderm_{pairs[k]}" for k, v in found.items() if not v]
@@ -82,7 +82,7 @@ def check_storage(inputs: dict, backend: str) -> None:
     """Refuse a storage configuration the chart cannot run with, before anything changes."""
     if backend == "local":
         return
-    bucket = str(_get(inputs, "storage_bucket", "")).strip()
+    bucket = str(_get(inputs, "storage_bucket")).strip()
     if not bucket:
         raise InputError(
             f"pachyderm_storage_bucket is empty but pachyderm_storage_backend is {backend!r}; name the "
@@ -90,19 +90,19 @@ def check_storage(inputs: dict, backend: str) -> None:
         )
     if not re.match(r"^[a-z0-9][-a-z0-9._]{1,221}[a-z0-9]$", bucket):
         raise InputError(f"pachyderm_storage_bucket is {bucket!r}, which is not a valid bucket name")
-    if backend == "s3" and not str(_get(inputs, "storage_region", "")).strip():
+    if backend == "s3" and not str(_get(inputs, "storage_region")).strip():
         raise InputError("pachyderm_storage_region is empty; an S3 bucket needs its region, e.g. us-east-1")
     if backend == "minio":
-        endpoint = str(_get(inputs, "storage_endpoint", "")).strip()
+        endpoint = str(_get(inputs, "storage_endpoint")).strip()
         if not endpoint or "://" in endpoint or "/" in endpoint:
             raise InputError(
                 f"pachyderm_storage_endpoint is {endpoint!r}; an S3-compatible store needs its endpoint as "
                 "host:port without a scheme, for example minio.storage.svc:9000"
             )
-    secret = _get(inputs, "storage_credentials_secret", "")
+    secret = _get(inputs, "storage_credentials_secret")
     check.k8s_name(secret, "pachyderm_storage_credentials_secret", empty=True)
     has_inline = bool(_inline_storage_credentials(inputs, backend))
-    has_secret = bool(_get(inputs, "storage_credentials_secret", ""))
+    has_secret = bool(_get(inputs, "storage_credentials_secret"))
     has_identity = bool(storage_identity(inputs, backend))
     if not (has_inline or has_secret or has_identity):
         hint = {
@@ -124,8 +124,8 @@ def storage_credentials(inputs: dict, backend: str, secret_data: dict | None) ->
     """
     if backend == "local":
         return {}
-    if _get(inputs, "storage_credentials_secret", ""):
-        name = inputs["storage_credentials_secret"]
+    if _get(inputs, "storage_credentials_secret"):
+        name = _get(inputs, "storage_credentials_secret")
         if secret_data is None:  # not read (render-only, or the check before any change)
             return {k: f"<from Secret {name}>" for k in STORAGE_SECRET_KEYS[backend]}
         data = secret_data
@@ -141,8 +141,8 @@ def storage_credentials(inputs: dict, backend: str, secret_data: dict | None) ->
 
 def storage_values(inputs: dict, backend: str, credentials: dict, host_path: str) -> dict:
     """pachd.storage: backend, storageURL (the chart refuses to render without it) and credentials."""
-    bucket = str(_get(inputs, "storage_bucket", "")).strip()
-    region = str(_get(inputs, "storage_region", "")).strip()
+    bucket = str(_get(inputs, "storage_bucket")).strip()
+    region = str(_get(inputs, "storage_region")).strip()
     storage: dict = {"backend": STORAGE_BACKEND[backend]}
     if backend == "s3":
         storage["storageURL"] = f"s3://{bucket}"
@@ -150,8 +150,8 @@ def storage_values(inputs: dict, backend: str, credentials: dict, host_path: str
         if credentials:
             storage["amazon"].update(id=credentials["access-key-id"], secret=credentials["secret-access-key"])
     elif backend == "minio":
-        endpoint = str(_get(inputs, "storage_endpoint", "")).strip()
-        secure = check.boolean(_get(inputs, "storage_secure", True), "pachyderm_storage_secure")
+        endpoint = str(_get(inputs, "storage_endpoint")).strip()
+        secure = check.boolean(_get(inputs, "storage_secure"), "pachyderm_storage_secure")
         region = region or "us-east-1"
         query = f"endpoint={endpoint}&region={region}&s3ForcePathStyle=true"
         if not secure:
@@ -185,8 +185,8 @@ def check_database(inputs: dict, database: str) -> None:
     """Refuse an external database without the facts needed to reach it."""
     if database != "external":
         return
-    host = str(_get(inputs, "database_host", "")).strip()
-    cloudsql = str(_get(inputs, "database_cloudsql_connection_name", "")).strip()
+    host = str(_get(inputs, "database_host")).strip()
+    cloudsql = str(_get(inputs, "database_cloudsql_connection_name")).strip()
     if not host and not cloudsql:
         raise InputError(
             "pachyderm_database is 'external' but pachyderm_database_host is empty; give the PostgreSQL "
@@ -194,10 +194,10 @@ def check_database(inputs: dict, database: str) -> None:
         )
     if host and ("://" in host or "/" in host or " " in host):
         raise InputError(f"pachyderm_database_host is {host!r}; give a bare host name or address")
-    check.port(_get(inputs, "database_port", 5432), "pachyderm_database_port")
-    check.one_of(_get(inputs, "database_ssl_mode", "require"), "pachyderm_database_ssl_mode", SSL_MODES)
+    check.port(_get(inputs, "database_port"), "pachyderm_database_port")
+    check.one_of(_get(inputs, "database_ssl_mode"), "pachyderm_database_ssl_mode", SSL_MODES)
     if not check.k8s_name(
-        _get(inputs, "database_password_secret", ""), "pachyderm_database_password_secret", empty=True
+        _get(inputs, "database_password_secret"), "pachyderm_database_password_secret", empty=True
     ):
         raise InputError(
             "pachyderm_database is 'external' but pachyderm_database_password_secret is empty; store the "
@@ -218,26 +218,24 @@ def database_values(inputs: dict, database: str, passwords: tuple) -> dict:
                 }
             },
         }
-    cloudsql = str(_get(inputs, "database_cloudsql_connection_name", "")).strip()
-    namespace = _get(inputs, "namespace", "pachyderm")
-    host = str(_get(inputs, "database_host", "")).strip()
+    cloudsql = str(_get(inputs, "database_cloudsql_connection_name")).strip()
+    namespace = _get(inputs, "namespace")
+    host = str(_get(inputs, "database_host")).strip()
     result: dict = {"postgresql": {"enabled": False}}
     if cloudsql:
         host = f"cloudsql-auth-proxy.{namespace}.svc.cluster.local"
         result["cloudsqlAuthProxy"] = {"enabled": True, "connectionName": cloudsql}
-        if _get(inputs, "storage_gcp_service_account", ""):
-            result["cloudsqlAuthProxy"]["serviceAccount"] = inputs["storage_gcp_service_account"]
+        if _get(inputs, "storage_gcp_service_account"):
+            result["cloudsqlAuthProxy"]["serviceAccount"] = _get(inputs, "storage_gcp_service_account")
     result["global"] = {
         "postgresql": {
             "postgresqlHost": host,
-            "postgresqlPort": str(_get(inputs, "database_port", 5432)),
-            "postgresqlDatabase": _get(inputs, "database_name", "pachyderm"),
-            "postgresqlUsername": _get(inputs, "database_user", "pachyderm"),
-            "postgresqlSSL": _get(inputs, "database_ssl_mode", "require"),
-            "postgresqlExistingSecretName": inputs["database_password_secret"],
-            "postgresqlExistingSecretKey": _get(
-                inputs, "database_password_secret_key", "postgresql-password"
-            ),
+            "postgresqlPort": str(_get(inputs, "database_port")),
+            "postgresqlDatabase": _get(inputs, "database_name"),
+            "postgresqlUsername": _get(inputs, "database_user"),
+            "postgresqlSSL": _get(inputs, "database_ssl_mode"),
+            "postgresqlExistingSecretName": _get(inputs, "database_password_secret"),
+            "postgresqlExistingSecretKey": _get(inputs, "database_password_secret_key"),
         }
     }
     return result

@@ -201,7 +201,7 @@ def proxy_endpoint(inputs: dict, ingress=None, node_address: str = "") -> dict:
         ip = ip or node_address
     elif kind == "ClusterIP":
         port = 443 if tls else 80
-        lb_name = lb_name or f"pachyderm-proxy.{inputs.get('namespace') or 'pachyderm'}.svc.cluster.local"
+        lb_name = lb_name or f"pachyderm-proxy.{inputs_model.namespace(inputs)}.svc.cluster.local"
     else:
         port = 443 if tls else 80
     name, _colon, host_port = host.partition(":")

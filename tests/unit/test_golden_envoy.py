@@ -15,6 +15,7 @@ import json
 import pytest
 from support.golden import GOLDEN, assert_golden
 from support.proxy.deployed import INVENTORIES
+from support.role_inputs import role_inputs
 
 from ansible_collections.oneport.pachyderm.plugins.filter.edge_proxy import FilterModule as EdgeFilters
 from ansible_collections.oneport.pachyderm.plugins.filter.envoy_config import FilterModule as EnvoyFilters
@@ -71,7 +72,7 @@ EDGE = {
 def rendered(case: str) -> dict:
     """The files the case's proxy reads: file name -> parsed document."""
     if case in IN_CLUSTER:
-        files = FILTERS["pachyderm_proxy_files"](IN_CLUSTER[case])
+        files = FILTERS["pachyderm_proxy_files"](role_inputs(IN_CLUSTER[case]))
         return {name: json.loads(content) for name, content in files.items()}
     description = FILTERS["edge_proxy_description"]({**EDGE_VARS, **EDGE[case]})
     files = {"envoy.json": FILTERS["envoy_config"](description)}

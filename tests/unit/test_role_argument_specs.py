@@ -54,3 +54,21 @@ def test_every_role_has_a_readme_naming_its_variables(role):
     readme = (role / "README.md").read_text()
     missing = [name for name in main_options(role) if name not in readme]
     assert missing == [], f"{role.name}/README.md does not mention {missing}"
+
+
+def test_every_tls_choice_list_is_the_models_one_list():
+    """The TLS modes are decided once (inputs.TLS_MODES); an argument spec lists them as documentation,
+    so every list of them must be that list (cert_manager's: every mode but off, which skips it)."""
+    from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import CERTIFICATE_MODES, TLS_MODES
+
+    found = {}
+    for role in ROLES:
+        for name, spec in main_options(role).items():
+            choices = spec.get("choices") or []
+            if set(choices) & set(TLS_MODES):
+                found[name] = list(choices)
+    assert found == {
+        "cert_manager_tls": list(CERTIFICATE_MODES),
+        "oneport_tls": list(TLS_MODES),
+        "pachyderm_tls": list(TLS_MODES),
+    }

@@ -10,6 +10,7 @@ import pytest
 from support.certs import install_pair
 from support.proxy.deployed import INVENTORIES, deployed_files, render_inputs, validate
 from support.proxy.traffic import http_get, marker, raw_request, who_got
+from support.role_inputs import role_inputs
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 
@@ -21,7 +22,7 @@ def test_the_deployed_files_pass_envoy_validation_with_the_pinned_envoy(
     inputs = INVENTORIES[name]
     files = render_inputs(reference_dir, inputs, tmp_path / "render")
     # The ConfigMap holds exactly what the filter renders for these inputs.
-    assert files == pachyderm_proxy.config_files(inputs)
+    assert files == pachyderm_proxy.config_files(role_inputs(inputs))
     tls_dir = None
     if "tls" in inputs:
         tls_dir = tmp_path / "tls"

@@ -117,7 +117,9 @@ def rendered_files(
     import yaml
 
     from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy, pachyderm_values
+    from support.role_inputs import role_inputs
 
+    inputs = role_inputs(inputs)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     pinned = pachyderm_values.pin(None, pachyderm_values.pinned_keys(inputs))["values"]

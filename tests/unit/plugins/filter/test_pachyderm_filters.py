@@ -6,8 +6,12 @@ import base64
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from support.role_inputs import WithRoleDefaults
 
-from ansible_collections.oneport.pachyderm.plugins.filter import pachyderm as filters
+from ansible_collections.oneport.pachyderm.plugins.filter import pachyderm as _filters
+
+# The models require every input; this completes what a test leaves out from the role defaults.
+filters = WithRoleDefaults(_filters)
 
 
 def b64(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.role_inputs import cert_manager_settings
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.cert_manager import (
     CertManagerConfigError,
@@ -17,6 +18,8 @@ BASE = {
     "proxy_host": "pachyderm.example.com",
     "acme_email": "platform@example.com",
 }
+# The settings whose defaults the role decides (defaults/main.yml), as the role passes them.
+BASE.update(cert_manager_settings())
 
 
 def config(**changes):
@@ -195,3 +198,14 @@ def test_bad_ip_is_refused():
 
 def test_bad_duration_is_refused():
     bad(r"cert_manager_certificate_duration: '90 days'", duration="90 days")
+
+
+@pytest.mark.parametrize(
+    ("name", "variable"),
+    [("issuer_prefix", "cert_manager_issuer_prefix"), ("duration", "cert_manager_certificate_duration")],
+)
+def test_a_setting_the_role_decides_is_required_naming_its_variable(name, variable):
+    missing = {key: value for key, value in config().items() if key != name}
+    with pytest.raises(CertManagerConfigError, match=rf"^{variable}: missing from the model inputs"):
+        plan(missing)
+    bad(rf"^{variable}: '' is (empty|not a duration)", **{name: ""})

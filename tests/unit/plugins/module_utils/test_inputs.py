@@ -215,3 +215,32 @@ def test_mapping_and_known_keys():
     assert check.mapping(None, "m") == {}
     assert str(_refused(check.mapping, [1], "m")).startswith("m: [1] is not a mapping; ")
     assert str(_refused(check.known_keys, {"htp": 1}, "top", ("http",))).startswith("top.htp: unknown field")
+
+
+def test_a_model_input_the_role_did_not_pass_is_refused_naming_the_variable():
+    from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
+
+    with pytest.raises(InputError, match=r"^pachyderm_service_type: missing .*the pachyderm role passes"):
+        check.role_input({"platform": "kind"}, "service_type", "pachyderm")
+    with pytest.raises(InputError, match=r"^pachyderm_service_type: None is empty; give a value"):
+        check.role_input({"service_type": None}, "service_type", "pachyderm")
+    assert check.role_input({"service_type": "NodePort"}, "service_type", "pachyderm") == "NodePort"
+
+
+def test_the_pachyderm_models_keep_no_default_of_their_own():
+    """Each default is decided in the role's defaults/main.yml: a model given no inputs names the first
+    variable it needs instead of guessing one."""
+    from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs, pachyderm_proxy
+
+    for reader in (
+        pachyderm_inputs.environment,
+        pachyderm_inputs.service_type,
+        pachyderm_inputs.storage_backend,
+        pachyderm_inputs.mock_idp,
+        pachyderm_inputs.http_node_port,
+        pachyderm_inputs.https_node_port,
+        pachyderm_inputs.tls_enabled,
+        pachyderm_proxy.mode,
+    ):
+        with pytest.raises(InputError, match=r"^pachyderm_\w+: missing from the model inputs"):
+            reader({})

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.role_inputs import WithRoleDefaults
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import envoy_model
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as inputs_model
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as pinning
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy as proxy
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as values_model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as _pachyderm_inputs
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as _pachyderm_pinning
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy as _pachyderm_proxy
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as _pachyderm_values
+
+# The models require every input; these complete what a test leaves out from the role defaults.
+inputs_model = WithRoleDefaults(_pachyderm_inputs)
+pinning = WithRoleDefaults(_pachyderm_pinning)
+proxy = WithRoleDefaults(_pachyderm_proxy)
+values_model = WithRoleDefaults(_pachyderm_values)
 
 REPO = Path(__file__).resolve().parents[4]
 HOST = "pachyderm.example.com"

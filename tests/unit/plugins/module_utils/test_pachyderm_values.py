@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.role_inputs import WithRoleDefaults
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import chart_contract as contract
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as inputs_model
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as pinning
-from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as model
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_inputs as _pachyderm_inputs
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_pinning as _pachyderm_pinning
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_values as _pachyderm_values
+
+# The models require every input; these complete what a test leaves out from the role defaults.
+inputs_model = WithRoleDefaults(_pachyderm_inputs)
+pinning = WithRoleDefaults(_pachyderm_pinning)
+model = WithRoleDefaults(_pachyderm_values)
 
 HOST = "pachyderm.example.com"
 IRSA = "arn:aws:iam::123456789012:role/pachyderm"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from support.crd_schemas import assert_valid, crd_schemas
+from support.role_inputs import cert_manager_settings
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils.cert_manager import plan
 from ansible_collections.oneport.pachyderm.plugins.module_utils.metallb import build_objects
@@ -74,7 +75,7 @@ BASE = {
 
 
 def all_objects(config):
-    result = plan({**BASE, **config})
+    result = plan({**BASE, **cert_manager_settings(), **config})
     return [*result["issuers"], result["certificate"]]
 
 
