@@ -40,7 +40,8 @@ def _render(given_json: str) -> dict:
         variables["oneport_platform"] = given["platform"]
     variables.update({f"pachyderm_{key}": value for key, value in given.items()})
     templar = Templar(loader=DataLoader(), variables=variables)
-    return templar.template(variables["_pachyderm_secret_inputs"])
+    # Plain Python values, as a playbook hands them to a filter (templating tags its strings).
+    return json.loads(json.dumps(templar.template(variables["_pachyderm_secret_inputs"])))
 
 
 def _trust(value, trust):
