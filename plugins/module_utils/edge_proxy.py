@@ -114,8 +114,12 @@ def description(params: dict) -> dict:
         raise _fail(
             "edge_proxy_listen_address", listen, "is not an IP address", "use 0.0.0.0 or one of the host's"
         ) from None
+    # The role passes edge_proxy_node_id (the inventory host name by default): no second default here.
+    node_id = check.role_input(
+        params, "edge_proxy_node_id", "edge_proxy", EdgeProxyInputError, "edge_proxy_node_id"
+    )
     result = {
-        "node": {"id": params.get("edge_proxy_node_id") or "edge-proxy", "cluster": "oneport-edge-proxy"},
+        "node": {"id": node_id, "cluster": "oneport-edge-proxy"},
         "listen_address": listen,
         "http_port": _check_port("edge_proxy_http_port", params.get("edge_proxy_http_port")),
         "admin": {

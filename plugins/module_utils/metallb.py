@@ -223,7 +223,8 @@ def build_objects(config):
     ``config`` holds ``namespace``, ``address_pools``, ``l2_advertisements``, ``bgp_peers`` and
     ``bgp_advertisements`` as the role's variables give them.
     """
-    namespace = config.get("namespace") or "metallb-system"
+    # The role passes metallb_namespace (its defaults decide it): no second default here.
+    namespace = check.role_input(config, "namespace", "metallb", MetalLBConfigError)
     pools = address_pools(config.get("address_pools"), namespace)
     pool_names = {p["metadata"]["name"] for p in pools}
     peers = bgp_peers(config.get("bgp_peers"), namespace)
