@@ -125,16 +125,16 @@ def test_the_acme_route_goes_to_cert_managers_solver_pods_through_a_service_in_t
         (dict(TLS, proxy_acme_solver={"host": "s", "port": 8089}), "pachyderm_proxy_acme_solver is"),
         (
             dict(TLS, legacy_ports={"grpc": 443}),
-            "pachyderm_legacy_ports.grpc is 443, which the one port's HTTPS",
+            "pachyderm_legacy_ports.grpc: 443 is already used by the one port's HTTPS",
         ),
-        (dict(TLS, legacy_ports={"console": 80}), "pachyderm_legacy_ports.console is 80"),
+        (dict(TLS, legacy_ports={"console": 80}), "pachyderm_legacy_ports.console: 80 is already used"),
         (
             {"platform": "kind", "legacy_ports": {"grpc": 30080}},
-            "pachyderm_legacy_ports.grpc is 30080, which pachyderm_http_node_port already uses",
+            "pachyderm_legacy_ports.grpc: 30080 is already used by pachyderm_http_node_port",
         ),
         (
             {"platform": "aws", "legacy_ports": {"grpc": 30650, "s3_gateway": "30650"}},
-            "pachyderm_legacy_ports.s3_gateway is 30650, which pachyderm_legacy_ports.grpc already uses",
+            "pachyderm_legacy_ports.s3_gateway: 30650 is already used by pachyderm_legacy_ports.grpc",
         ),
         (dict(TLS, proxy_config="chart", legacy_ports={"grpc": 30650}), "pachyderm_proxy_config: collection"),
         (
