@@ -242,7 +242,9 @@ def test_tls_points_the_proxy_at_the_secret():
 
 
 def test_tls_without_a_host_names_the_host_variable():
-    with pytest.raises(ValueError, match=r"pachyderm_proxy_host \(oneport_proxy_host\): '' is empty but pachyderm_tls"):
+    with pytest.raises(
+        ValueError, match=r"pachyderm_proxy_host \(oneport_proxy_host\): '' is empty but pachyderm_tls"
+    ):
         inputs_model.check_inputs({"platform": "local", "tls": "self_signed"})
 
 
@@ -484,7 +486,9 @@ def test_an_external_database_takes_its_password_from_a_secret():
 
 
 def test_an_external_database_without_a_host_is_refused():
-    with pytest.raises(ValueError, match="pachyderm_database_host is empty"):
+    with pytest.raises(
+        ValueError, match="pachyderm_database_host: '' is empty but pachyderm_database is 'external'"
+    ):
         inputs_model.check_inputs(
             {"platform": "local", "database": "external", "database_password_secret": "pg"}
         )
