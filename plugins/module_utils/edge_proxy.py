@@ -137,7 +137,7 @@ def description(params: dict) -> dict:
     if bool(cert) != bool(key):
         missing = "edge_proxy_tls_key" if cert else "edge_proxy_tls_cert"
         raise EdgeProxyInputError(
-            f"{missing}: missing: TLS on the edge proxy needs both edge_proxy_tls_cert and "
+            f"{missing}: missing; TLS on the edge proxy needs both edge_proxy_tls_cert and "
             "edge_proxy_tls_key (PEM contents), or neither for cleartext"
         )
     if cert:
@@ -147,8 +147,12 @@ def description(params: dict) -> dict:
         ):
             if marker not in str(value):
                 # The value is a secret: name the variable and what is wrong, never print it.
-                raise EdgeProxyInputError(
-                    f"{variable}: is not PEM (no '{marker}' line): give the PEM contents"
+                raise check.refuse(
+                    variable,
+                    "<hidden>",
+                    f"is not PEM (no '{marker}' line)",
+                    "give the PEM contents",
+                    EdgeProxyInputError,
                 )
         result["tls"] = {
             "cert_dir": params.get("edge_proxy_cert_dir"),

@@ -113,7 +113,7 @@ def test_a_key_that_is_not_pem_is_refused_without_printing_it(params):
     params.update({"edge_proxy_tls_cert": CERT, "edge_proxy_tls_key": "secret-key-material"})
     with pytest.raises(edge_proxy.EdgeProxyInputError) as error:
         edge_proxy.description(params)
-    assert str(error.value).startswith("edge_proxy_tls_key: is not PEM")
+    assert str(error.value).startswith("edge_proxy_tls_key: '<hidden>' is not PEM")
     assert "secret-key-material" not in str(error.value)
 
 

@@ -176,7 +176,7 @@ def test_bgp_advertisement_without_peers_is_refused():
 
 
 def test_pools_that_are_not_a_list_are_refused():
-    bad({"address_pools": {"name": "a"}}, r"metallb_address_pools: expected a list")
+    bad({"address_pools": {"name": "a"}}, r"metallb_address_pools: {.name.: .a.} is not a list of mappings")
 
 
 def test_every_object_carries_the_managed_by_label():
