@@ -68,28 +68,9 @@ def test_the_scan_finds_the_messages():
     assert len([text for _where, text in _messages() if text]) > 50
 
 
-# Files whose messages still read their own way, to be rewritten in the one shape; this list only
-# shrinks (a file leaves it once its messages pass, and the test below says so).
-NOT_YET = {
-    "module_utils/pachctl_config.py",
-}
-
-
 def test_every_written_input_error_message_has_the_one_shape():
-    wrong = [
-        f"{where}: {text}"
-        for where, text in _messages()
-        if text is not None and not SHAPE.match(text) and where.split(":")[0] not in NOT_YET
-    ]
+    wrong = [f"{where}: {text}" for where, text in _messages() if text is not None and not SHAPE.match(text)]
     assert wrong == [], "write FIELD: VALUE PROBLEM; FIX (plugins/module_utils/inputs.py refuse/fail)"
-
-
-def test_the_files_not_yet_in_the_shape_still_need_it():
-    """A file whose messages all read the one way leaves NOT_YET, so the list stays honest."""
-    pending = {
-        where.split(":")[0] for where, text in _messages() if text is not None and not SHAPE.match(text)
-    }
-    assert sorted(NOT_YET - pending) == []
 
 
 def _pachyderm(**given):
