@@ -64,10 +64,6 @@ def _required(config: dict, name: str, variable: str = "") -> str:
     return value
 
 
-def _fail(message):
-    raise CertManagerConfigError(message)
-
-
 def _object(kind, name, spec, namespace=None):
     metadata = {"name": name}
     if namespace:
@@ -99,7 +95,7 @@ def check_names(config):
     extra = config.get("extra_dns_names") or []
     mode = config["tls"]
     if not host and mode != "self_signed":
-        _fail(
+        raise CertManagerConfigError(
             f"cert_manager_proxy_host: empty, but cert_manager_tls is {mode!r}, which needs the name "
             "clients use; set oneport_proxy_host (e.g. pachyderm.example.com)"
         )
@@ -108,18 +104,24 @@ def check_names(config):
         check.dns_name(name, f"cert_manager_extra_dns_names[{index}]", CertManagerConfigError, wildcard=True)
     for index, ip in enumerate(ips):
         if not check.is_ip(str(ip)):
-            _fail(f"cert_manager_ip_addresses[{index}]: {ip!r} is not an IP address; write e.g. 10.0.0.5")
+            raise CertManagerConfigError(
+                f"cert_manager_ip_addresses[{index}]: {ip!r} is not an IP address; write e.g. 10.0.0.5"
+            )
     if mode.startswith("acme") and ips:
-        _fail("cert_manager_ip_addresses: ACME CAs do not sign IP addresses; leave it empty with ACME")
+        raise CertManagerConfigError(
+            "cert_manager_ip_addresses: ACME CAs do not sign IP addresses; leave it empty with ACME"
+        )
     if not host and not ips:
-        _fail(
+        raise CertManagerConfigError(
             "cert_manager_proxy_host: empty and cert_manager_ip_addresses empty, so the certificate "
             "would name nothing; set oneport_proxy_host or list the proxy's IP addresses"
         )
     for variable in ("duration", "renew_before"):
         value = config.get(variable)
         if value is not None and not DURATION_RE.match(str(value)):
-            _fail(f"cert_manager_certificate_{variable}: {value!r} is not a duration; write e.g. 2160h")
+            raise CertManagerConfigError(
+                f"cert_manager_certificate_{variable}: {value!r} is not a duration; write e.g. 2160h"
+            )
 
 
 def _secret_key(settings, key, default):
@@ -129,27 +131,30 @@ def _secret_key(settings, key, default):
 def dns01_solver(settings):
     """The ``dns01`` solver block for cert_manager_acme_dns01 (Route53, Cloud DNS or Azure DNS)."""
     if not isinstance(settings, dict) or not settings:
-        _fail(
+        raise CertManagerConfigError(
             "cert_manager_acme_dns01: empty; set provider (route53, clouddns, azuredns), "
             "credentials_secret and the provider's settings"
         )
     provider = settings.get("provider")
     if provider not in DNS01_PROVIDERS:
-        _fail(
+        raise CertManagerConfigError(
             f"cert_manager_acme_dns01.provider: {provider!r} is not supported; "
             f"choose one of {', '.join(DNS01_PROVIDERS)}"
         )
     allowed = DNS01_KEYS[provider] | {"provider", "credentials_secret", "ambient"}
     unknown = sorted(set(settings) - allowed)
     if unknown:
-        _fail(
-            f"cert_manager_acme_dns01: unknown key(s) {', '.join(unknown)} for provider {provider}; "
-            f"the keys are {', '.join(sorted(allowed))}"
+        raise check.refuse(
+            "cert_manager_acme_dns01",
+            unknown,
+            f"are unknown key(s) for provider {provider}",
+            f"the keys are {', '.join(sorted(allowed))}",
+            CertManagerConfigError,
         )
     ambient = settings.get("ambient", False)
     secret = settings.get("credentials_secret") or ""
     if not ambient and not secret:
-        _fail(
+        raise CertManagerConfigError(
             f"cert_manager_acme_dns01.credentials_secret: empty; name the existing Secret (in the "
             f"cert-manager namespace) holding the {provider} credentials, or set ambient: true to use "
             "the workload's cloud identity"
@@ -157,7 +162,9 @@ def dns01_solver(settings):
 
     def need(key):
         if not settings.get(key):
-            _fail(f"cert_manager_acme_dns01.{key}: missing; provider {provider} needs it")
+            raise CertManagerConfigError(
+                f"cert_manager_acme_dns01.{key}: missing; provider {provider} needs it"
+            )
         return settings[key]
 
     if provider == "route53":
@@ -208,15 +215,25 @@ def http01_solver(config):
     ingress_class = config.get("acme_http01_ingress_class") or ""
     gateway = config.get("acme_http01_gateway") or {}
     if bool(ingress_class) == bool(gateway):
-        _fail(
-            "cert_manager_acme_http01_ingress_class / cert_manager_acme_http01_gateway: set exactly one "
-            "(the ingress class that serves /.well-known/acme-challenge/, e.g. nginx, or the Gateway "
-            "{name, namespace} whose listener on port 80 does)"
+        raise check.refuse(
+            "cert_manager_acme_http01_ingress_class",
+            ingress_class,
+            f"and cert_manager_acme_http01_gateway ({gateway!r}) are both "
+            f"{'set' if ingress_class else 'empty'}",
+            "set exactly one (the ingress class that serves /.well-known/acme-challenge/, e.g. nginx, "
+            "or the Gateway {name, namespace} whose listener on port 80 does)",
+            CertManagerConfigError,
         )
     if ingress_class:
         return {"http01": {"ingress": {"ingressClassName": ingress_class}}}
     if not isinstance(gateway, dict) or not gateway.get("name"):
-        _fail(f"cert_manager_acme_http01_gateway: {gateway!r} needs at least name (and namespace)")
+        raise check.refuse(
+            "cert_manager_acme_http01_gateway",
+            gateway,
+            "needs at least name (and namespace)",
+            "give the Gateway as {name, namespace}",
+            CertManagerConfigError,
+        )
     ref = {"name": gateway["name"], "kind": "Gateway", "group": "gateway.networking.k8s.io"}
     if gateway.get("namespace"):
         ref["namespace"] = gateway["namespace"]
@@ -250,13 +267,19 @@ def issuers(config):
     if mode in check.ACME_MODES:
         email = config.get("acme_email") or ""
         if not EMAIL_RE.match(email):
-            _fail(
+            raise CertManagerConfigError(
                 f"cert_manager_acme_email: {email!r} is not an e-mail address; the ACME CA sends expiry "
                 "warnings there, set e.g. platform@example.com"
             )
         server = _required(config, "acme_server")
         if not str(server).startswith("https://"):
-            _fail(f"cert_manager_acme_server: {server!r} is not an https:// ACME directory URL")
+            raise check.fail(
+                "cert_manager_acme_server",
+                server,
+                "an https:// ACME directory URL",
+                "give e.g. https://acme-v02.api.letsencrypt.org/directory",
+                CertManagerConfigError,
+            )
         solver = http01_solver(config) if mode == "acme_http01" else dns01_solver(config.get("acme_dns01"))
         name = f"{prefix}-acme"
         spec = {
@@ -300,13 +323,15 @@ def plan(config):
     """
     mode = config.get("tls")
     if mode not in TLS_MODES:
-        _fail(
+        raise CertManagerConfigError(
             f"cert_manager_tls: {mode!r} is not a TLS mode this role handles; choose one of "
             f"{', '.join(TLS_MODES)} (with 'off' skip the role: oneport_enable_cert_manager: false)"
         )
     secret = config.get("secret_name") or ""
     if not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", secret):
-        _fail(f"cert_manager_tls_secret_name: {secret!r} is not a Secret name; e.g. pachyderm-proxy-tls")
+        raise CertManagerConfigError(
+            f"cert_manager_tls_secret_name: {secret!r} is not a Secret name; e.g. pachyderm-proxy-tls"
+        )
     if mode == "existing_secret":
         return {"issuer": "", "issuers": [], "certificate": None}
     check_names(config)

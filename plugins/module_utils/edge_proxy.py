@@ -114,8 +114,12 @@ def description(params: dict) -> dict:
         raise _fail(
             "edge_proxy_listen_address", listen, "is not an IP address", "use 0.0.0.0 or one of the host's"
         ) from None
+    # The role passes edge_proxy_node_id (the inventory host name by default): no second default here.
+    node_id = check.role_input(
+        params, "edge_proxy_node_id", "edge_proxy", EdgeProxyInputError, "edge_proxy_node_id"
+    )
     result = {
-        "node": {"id": params.get("edge_proxy_node_id") or "edge-proxy", "cluster": "oneport-edge-proxy"},
+        "node": {"id": node_id, "cluster": "oneport-edge-proxy"},
         "listen_address": listen,
         "http_port": _check_port("edge_proxy_http_port", params.get("edge_proxy_http_port")),
         "admin": {
@@ -133,7 +137,7 @@ def description(params: dict) -> dict:
     if bool(cert) != bool(key):
         missing = "edge_proxy_tls_key" if cert else "edge_proxy_tls_cert"
         raise EdgeProxyInputError(
-            f"{missing}: missing: TLS on the edge proxy needs both edge_proxy_tls_cert and "
+            f"{missing}: missing; TLS on the edge proxy needs both edge_proxy_tls_cert and "
             "edge_proxy_tls_key (PEM contents), or neither for cleartext"
         )
     if cert:
@@ -143,8 +147,12 @@ def description(params: dict) -> dict:
         ):
             if marker not in str(value):
                 # The value is a secret: name the variable and what is wrong, never print it.
-                raise EdgeProxyInputError(
-                    f"{variable}: is not PEM (no '{marker}' line): give the PEM contents"
+                raise check.refuse(
+                    variable,
+                    "<hidden>",
+                    f"is not PEM (no '{marker}' line)",
+                    "give the PEM contents",
+                    EdgeProxyInputError,
                 )
         result["tls"] = {
             "cert_dir": params.get("edge_proxy_cert_dir"),

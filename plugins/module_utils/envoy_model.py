@@ -209,7 +209,7 @@ def _parse_tls(value: Any) -> Optional[Tls]:
     _known(data, "tls", ("cert_dir", "cert_file", "key_file", "https_port", "external_https_port", "hsts"))
     if not data.get("cert_dir"):
         raise EnvoyConfigError(
-            "tls.cert_dir: missing: give the directory holding the certificate and key "
+            "tls.cert_dir: missing; give the directory holding the certificate and key "
             "(for example the mount of the TLS Secret, /etc/envoy/tls), or leave tls out for cleartext"
         )
     hsts = None
@@ -268,7 +268,7 @@ def _parse_backends(value: Any) -> Dict[str, Backend]:
             _known(tls_data, f"{path}.tls", ("ca_file", "cert_file", "key_file", "sni"))
             if not tls_data.get("ca_file"):
                 raise EnvoyConfigError(
-                    f"{path}.tls.ca_file: missing: give the CA bundle that signed the backend's certificate "
+                    f"{path}.tls.ca_file: missing; give the CA bundle that signed the backend's certificate "
                     "(the proxy never talks TLS to a backend it cannot verify)"
                 )
             cert_file = tls_data.get("cert_file")
@@ -276,7 +276,7 @@ def _parse_backends(value: Any) -> Dict[str, Backend]:
             if bool(cert_file) != bool(key_file):
                 missing = "key_file" if cert_file else "cert_file"
                 raise EnvoyConfigError(
-                    f"{path}.tls.{missing}: missing: mutual TLS needs both cert_file and key_file "
+                    f"{path}.tls.{missing}: missing; mutual TLS needs both cert_file and key_file "
                     "(or neither for one-way TLS)"
                 )
             sni = tls_data.get("sni")

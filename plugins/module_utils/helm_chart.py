@@ -59,7 +59,9 @@ def read_archive(path):
                 if len(parts) == 2 and parts[1] in CHART_FILES and member.isfile():
                     found.setdefault(parts[1], archive.extractfile(member).read().decode("utf-8"))
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ChartError(f"{path} is not a packaged Helm chart (.tgz): {exc}") from exc
+        raise ChartError(
+            f"{path}: not a packaged Helm chart (.tgz) ({exc}); give a chart archive as helm package makes it"
+        ) from exc
     return found
 
 
@@ -105,7 +107,7 @@ def check_inputs(prefix, ref, repo_url, version, sha256):
     """Refuse malformed variables before anything is read or pulled."""
     if not ref or not str(ref).strip():
         raise ChartError(
-            f"{prefix}_chart_ref is empty; name the chart in its repository (for example "
+            f"{prefix}_chart_ref: {ref!r} is empty; name the chart in its repository (for example "
             f"{prefix.replace('_', '-')}) or give a local chart directory or .tgz"
         )
     if sha256:
@@ -139,12 +141,15 @@ def _check_digest(prefix, path, expected, where):
 def _check_chart_yaml(prefix, files, version, where):
     chart_yaml = files.get("Chart.yaml")
     if chart_yaml is None:
-        raise ChartError(f"{prefix}_chart_ref: {where} has no Chart.yaml at its top level: not a Helm chart")
+        raise ChartError(
+            f"{prefix}_chart_ref: {where} has no Chart.yaml at its top level, so it is not a Helm chart; "
+            "point it at a chart directory or .tgz"
+        )
     name = _scalar(chart_yaml, "name")
     found = _scalar(chart_yaml, "version")
     if version and found.lstrip("v") != str(version).lstrip("v"):
         raise ChartError(
-            f"{prefix}_chart_version is {version!r} but the chart {where} is {name} {found!r}; set "
+            f"{prefix}_chart_version: {version!r} but the chart {where} is {name} {found!r}; set "
             f"{prefix}_chart_version: {found!r} to install it, or point {prefix}_chart_ref at {version}"
         )
     return name, found
@@ -177,7 +182,10 @@ def _pull_error(prefix, ref, repo_url, version, stderr):
             f"and that this host reaches it, or set {prefix}_chart_repo_url (or oneport_chart_repo_url for "
             f"every chart) to a mirror, or {prefix}_chart_ref to a local .tgz"
         )
-    return ChartError(f"{prefix}_chart_ref: helm could not pull {ref!r} {version!r} from {where!r}: {text}")
+    return ChartError(
+        f"{prefix}_chart_ref: helm could not pull {ref!r} {version!r} from {where!r} ({text}); check "
+        f"{prefix}_chart_ref and {prefix}_chart_version name a chart that repository serves"
+    )
 
 
 def fetch(prefix, ref, repo_url, version, sha256, cache_dir, helm, run):
@@ -199,9 +207,9 @@ def fetch(prefix, ref, repo_url, version, sha256, cache_dir, helm, run):
         if os.path.isdir(local):
             if sha256:
                 raise ChartError(
-                    f"{prefix}_chart_sha256 is set but {prefix}_chart_ref {ref!r} is a directory; a digest "
-                    f"pins a packaged chart: point {prefix}_chart_ref at the .tgz (helm package) or clear "
-                    f"{prefix}_chart_sha256"
+                    f"{prefix}_chart_sha256: {sha256!r} is set but {prefix}_chart_ref {ref!r} is a "
+                    f"directory, and a digest pins a packaged chart; point {prefix}_chart_ref at the .tgz "
+                    f"(helm package) or clear {prefix}_chart_sha256"
                 )
             files = read_directory(local)
             name, found = _check_chart_yaml(prefix, files, version, f"in {ref}")
@@ -235,7 +243,7 @@ def fetch(prefix, ref, repo_url, version, sha256, cache_dir, helm, run):
 
     if not version:
         raise ChartError(
-            f"{prefix}_chart_version is empty; a chart from a repository is pinned to a version "
+            f"{prefix}_chart_version: {version!r} is empty; a chart from a repository is pinned to a version "
             f"(for example the role's default), so every run installs the same chart"
         )
     target = _cache_path(cache_dir, repo_url, ref, version)
@@ -252,7 +260,10 @@ def fetch(prefix, ref, repo_url, version, sha256, cache_dir, helm, run):
                 raise _pull_error(prefix, ref, repo_url, version, err)
             archives = [f for f in os.listdir(scratch) if f.endswith(".tgz")]
             if len(archives) != 1:
-                raise ChartError(f"{prefix}_chart_ref: helm pull of {ref!r} left {archives!r}, not one .tgz")
+                raise ChartError(
+                    f"{prefix}_chart_ref: helm pull of {ref!r} left {archives!r}, not one .tgz; check what "
+                    f"{prefix}_chart_repo_url serves for it"
+                )
             # Verify before the archive enters the cache: a wrong download is never kept.
             downloaded = os.path.join(scratch, archives[0])
             _check_digest(prefix, downloaded, sha256, f"pulled from {repo_url or ref}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import fail, refuse
 
 PLATFORMS = ("aws", "gcp", "azure", "metallb", "nodeport", "kind", "local")
 CLOUD_PLATFORMS = ("aws", "gcp", "azure")
@@ -43,9 +43,11 @@ AWS_EIP = re.compile(r"^eipalloc-[0-9a-f]{8,17}$")
 def check_platform(platform: str) -> str:
     """The platform name, or an error listing the supported ones."""
     if platform not in PLATFORMS:
-        raise InputError(
-            f"pachyderm_platform (oneport_platform) is {platform!r}, which is not a supported platform; "
-            f"use one of: {', '.join(PLATFORMS)}"
+        raise fail(
+            "pachyderm_platform (oneport_platform)",
+            platform,
+            "a supported platform",
+            f"use one of: {', '.join(PLATFORMS)}",
         )
     return platform
 
@@ -55,9 +57,11 @@ def check_source_ranges(ranges) -> list:
     if ranges is None:
         return []
     if not isinstance(ranges, (list, tuple)):
-        raise InputError(
-            f"pachyderm_source_ranges (oneport_source_ranges) must be a list of CIDRs, got {ranges!r}; "
-            "write it as a YAML list such as ['203.0.113.0/24']"
+        raise fail(
+            "pachyderm_source_ranges (oneport_source_ranges)",
+            ranges,
+            "a list of CIDRs",
+            "write it as a YAML list such as ['203.0.113.0/24']",
         )
     result = []
     for entry in ranges:
@@ -65,14 +69,18 @@ def check_source_ranges(ranges) -> list:
         try:
             network = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise InputError(
-                f"pachyderm_source_ranges (oneport_source_ranges) has {entry!r}, which is not a CIDR; "
-                "write each entry as ADDRESS/PREFIX, for example 203.0.113.0/24"
+            raise fail(
+                "pachyderm_source_ranges (oneport_source_ranges)",
+                entry,
+                "a CIDR",
+                "write each entry as ADDRESS/PREFIX, for example 203.0.113.0/24",
             ) from None
         if "/" not in text or str(network) != text:
-            raise InputError(
-                f"pachyderm_source_ranges (oneport_source_ranges) has {entry!r}, which is not a network "
-                f"address with its prefix; write {network} instead"
+            raise fail(
+                "pachyderm_source_ranges (oneport_source_ranges)",
+                entry,
+                "a network address with its prefix",
+                f"write {network} instead",
             )
         result.append(str(network))
     return result
@@ -83,26 +91,35 @@ def check_extra_annotations(annotations) -> dict:
     if annotations in (None, ""):
         return {}
     if not isinstance(annotations, dict):
-        raise InputError(
-            f"pachyderm_service_annotations must be a mapping of annotation key to value, got "
-            f"{annotations!r}; write it as key: value lines"
+        raise fail(
+            "pachyderm_service_annotations",
+            annotations,
+            "a mapping of annotation key to value",
+            "write it as key: value lines",
         )
     result = {}
     for key, value in annotations.items():
         if not isinstance(key, str) or not ANNOTATION_KEY.match(key):
-            raise InputError(
-                f"pachyderm_service_annotations has the key {key!r}, which is not a valid Kubernetes "
-                "annotation key; use [prefix/]name, for example example.com/owner"
+            raise fail(
+                "pachyderm_service_annotations",
+                key,
+                "a valid Kubernetes annotation key",
+                "use [prefix/]name, for example example.com/owner",
             )
         if isinstance(value, (dict, list)) or value is None:
-            raise InputError(
-                f"pachyderm_service_annotations[{key!r}] is {value!r}; an annotation value must be a "
-                "string (quote it)"
+            raise fail(
+                f"pachyderm_service_annotations[{key!r}]",
+                value,
+                "a string",
+                "an annotation value must be a string (quote it)",
             )
         if key == SOURCE_RANGES_ANNOTATION:
-            raise InputError(
-                f"pachyderm_service_annotations sets {key}; set pachyderm_source_ranges "
-                "(oneport_source_ranges) instead, which is validated and kept consistent"
+            raise refuse(
+                "pachyderm_service_annotations",
+                key,
+                "is set here",
+                "set pachyderm_source_ranges (oneport_source_ranges) instead, which is validated and kept "
+                "consistent",
             )
         result[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return result
@@ -112,9 +129,8 @@ def _check_ip(variable: str, value: str) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
-        raise InputError(
-            f"{variable} is {value!r}, which is not an IP address; give the reserved address, "
-            "for example 203.0.113.10"
+        raise fail(
+            variable, value, "an IP address", "give the reserved address, for example 203.0.113.10"
         ) from None
 
 
@@ -124,7 +140,7 @@ def _as_list(variable: str, value) -> list:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
-        raise InputError(f"{variable} must be a list, got {value!r}; write it as a YAML list")
+        raise fail(variable, value, "a list", "write it as a YAML list")
     return [str(v).strip() for v in value]
 
 
@@ -150,54 +166,71 @@ def load_balancer(
     subnets = _as_list("pachyderm_aws_subnets", aws_subnets)
     eips = _as_list("pachyderm_aws_eip_allocations", aws_eip_allocations)
     if platform != "aws" and (subnets or eips):
-        raise InputError(
-            f"pachyderm_aws_subnets/pachyderm_aws_eip_allocations are set but pachyderm_platform is "
-            f"{platform!r}; remove them or set the platform to aws"
+        raise refuse(
+            "pachyderm_aws_subnets" if subnets else "pachyderm_aws_eip_allocations",
+            subnets or eips,
+            f"is set but pachyderm_platform is {platform!r}",
+            "remove pachyderm_aws_subnets and pachyderm_aws_eip_allocations or set the platform to aws",
         )
     if platform != "azure" and azure_resource_group:
-        raise InputError(
-            f"pachyderm_azure_resource_group is {azure_resource_group!r} but pachyderm_platform is "
-            f"{platform!r}; remove it or set the platform to azure"
+        raise refuse(
+            "pachyderm_azure_resource_group",
+            azure_resource_group,
+            f"is set but pachyderm_platform is {platform!r}",
+            "remove it or set the platform to azure",
         )
     if platform not in ("metallb", "local") and metallb_address_pool:
-        raise InputError(
-            f"pachyderm_metallb_address_pool is {metallb_address_pool!r} but pachyderm_platform is "
-            f"{platform!r}; remove it or set the platform to metallb"
+        raise refuse(
+            "pachyderm_metallb_address_pool",
+            metallb_address_pool,
+            f"is set but pachyderm_platform is {platform!r}",
+            "remove it or set the platform to metallb",
         )
 
     if platform == "aws":
         if static_ip:
-            raise InputError(
-                f"pachyderm_lb_static_ip is {static_ip!r}, but an AWS NLB takes Elastic IPs, not an "
-                "address; list the allocation ids in pachyderm_aws_eip_allocations instead"
+            raise refuse(
+                "pachyderm_lb_static_ip",
+                static_ip,
+                "is set, but an AWS NLB takes Elastic IPs, not an address",
+                "list the allocation ids in pachyderm_aws_eip_allocations instead",
             )
         annotations[AWS_TYPE] = "external"
         annotations[AWS_TARGET_TYPE] = "ip"
         annotations[AWS_SCHEME] = "internal" if internal else "internet-facing"
         for subnet in subnets:
             if not AWS_SUBNET.match(subnet):
-                raise InputError(
-                    f"pachyderm_aws_subnets has {subnet!r}, which is neither a subnet id nor a subnet "
-                    "name tag; use ids like subnet-0123abcd"
+                raise fail(
+                    "pachyderm_aws_subnets",
+                    subnet,
+                    "a subnet id or a subnet name tag",
+                    "use ids like subnet-0123abcd",
                 )
         if subnets:
             annotations[AWS_SUBNETS] = ",".join(subnets)
         if eips:
             if internal:
-                raise InputError(
-                    "pachyderm_aws_eip_allocations is set but pachyderm_lb_internal is true; Elastic IPs "
-                    "only attach to an internet-facing NLB: drop them or set pachyderm_lb_internal: false"
+                raise refuse(
+                    "pachyderm_aws_eip_allocations",
+                    eips,
+                    "is set but pachyderm_lb_internal is true, and Elastic IPs only attach to an "
+                    "internet-facing NLB",
+                    "drop them or set pachyderm_lb_internal: false",
                 )
             for eip in eips:
                 if not AWS_EIP.match(eip):
-                    raise InputError(
-                        f"pachyderm_aws_eip_allocations has {eip!r}, which is not an allocation id; use "
-                        "ids like eipalloc-0123abcd"
+                    raise fail(
+                        "pachyderm_aws_eip_allocations",
+                        eip,
+                        "an allocation id",
+                        "use ids like eipalloc-0123abcd",
                     )
             if len(eips) != len(subnets):
-                raise InputError(
-                    f"pachyderm_aws_eip_allocations lists {len(eips)} allocation(s) for {len(subnets)} "
-                    "subnet(s) in pachyderm_aws_subnets; an NLB needs exactly one Elastic IP per subnet"
+                raise refuse(
+                    "pachyderm_aws_eip_allocations",
+                    eips,
+                    f"lists {len(eips)} allocation(s) for {len(subnets)} subnet(s) in pachyderm_aws_subnets",
+                    "an NLB needs exactly one Elastic IP per subnet",
                 )
             annotations[AWS_EIP_ALLOCATIONS] = ",".join(eips)
     elif platform == "gcp":
@@ -214,9 +247,11 @@ def load_balancer(
             annotations[AZURE_INTERNAL] = "true"
     elif platform in ("metallb", "local"):
         if metallb_address_pool and static_ip:
-            raise InputError(
-                f"pachyderm_metallb_address_pool ({metallb_address_pool!r}) and pachyderm_lb_static_ip "
-                f"({static_ip!r}) are both set; MetalLB takes either a pool or a fixed address: keep one"
+            raise refuse(
+                "pachyderm_metallb_address_pool",
+                metallb_address_pool,
+                f"and pachyderm_lb_static_ip ({static_ip!r}) are both set",
+                "MetalLB takes either a pool or a fixed address: keep one",
             )
         if metallb_address_pool:
             annotations[METALLB_POOL] = metallb_address_pool
@@ -231,9 +266,11 @@ def load_balancer(
 
     for key, value in check_extra_annotations(extra_annotations).items():
         if key in annotations and annotations[key] != value:
-            raise InputError(
-                f"pachyderm_service_annotations sets {key}={value!r}, which the role derives as "
-                f"{annotations[key]!r} from the platform variables; change those variables instead"
+            raise refuse(
+                f"pachyderm_service_annotations[{key!r}]",
+                value,
+                f"differs from {annotations[key]!r}, which the role derives from the platform variables",
+                "change those variables instead",
             )
         annotations[key] = value
     return {"annotations": annotations, "load_balancer_ip": load_balancer_ip}

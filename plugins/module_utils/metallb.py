@@ -68,11 +68,21 @@ def _entries(value, variable):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise MetalLBConfigError(f"{variable}: expected a list of mappings, got {type(value).__name__}")
+        raise check.fail(
+            variable,
+            value,
+            "a list of mappings",
+            "give a YAML list of entries, each with a name",
+            MetalLBConfigError,
+        )
     for index, entry in enumerate(value):
         if not isinstance(entry, dict):
-            raise MetalLBConfigError(
-                f"{variable}[{index}]: expected a mapping with at least `name`, got {entry!r}"
+            raise check.fail(
+                f"{variable}[{index}]",
+                entry,
+                "a mapping",
+                "give a mapping with at least `name`",
+                MetalLBConfigError,
             )
     return value
 
@@ -106,7 +116,13 @@ def _object(kind, name, namespace, spec, api_version=API_VERSION):
 def _pool_refs(spec, where, pools):
     refs = spec.get("ipAddressPools", [])
     if not isinstance(refs, list):
-        raise MetalLBConfigError(f"{where}.ip_address_pools: expected a list of pool names, got {refs!r}")
+        raise check.fail(
+            f"{where}.ip_address_pools",
+            refs,
+            "a list of pool names",
+            "list names of metallb_address_pools entries",
+            MetalLBConfigError,
+        )
     for ref in refs:
         if ref not in pools:
             known = ", ".join(sorted(pools)) or "none defined"
@@ -180,7 +196,13 @@ def bgp_peers(peers, namespace):
             raise MetalLBConfigError(f"{where}.my_asn: missing; set this cluster's AS number, e.g. 64500")
         _asn(spec["myASN"], f"{where}.my_asn")
         if "peerASN" in spec and "dynamicASN" in spec:
-            raise MetalLBConfigError(f"{where}: set peer_asn or dynamic_asn, not both")
+            raise check.refuse(
+                f"{where}.dynamic_asn",
+                spec["dynamicASN"],
+                "is set beside peer_asn",
+                "set peer_asn or dynamic_asn, not both",
+                MetalLBConfigError,
+            )
         if "peerASN" in spec:
             _asn(spec["peerASN"], f"{where}.peer_asn")
         elif spec.get("dynamicASN") not in ("internal", "external"):
@@ -223,7 +245,8 @@ def build_objects(config):
     ``config`` holds ``namespace``, ``address_pools``, ``l2_advertisements``, ``bgp_peers`` and
     ``bgp_advertisements`` as the role's variables give them.
     """
-    namespace = config.get("namespace") or "metallb-system"
+    # The role passes metallb_namespace (its defaults decide it): no second default here.
+    namespace = check.role_input(config, "namespace", "metallb", MetalLBConfigError)
     pools = address_pools(config.get("address_pools"), namespace)
     pool_names = {p["metadata"]["name"] for p in pools}
     peers = bgp_peers(config.get("bgp_peers"), namespace)
@@ -231,9 +254,12 @@ def build_objects(config):
     l2 = l2_advertisements(config.get("l2_advertisements"), namespace, pool_names)
     bgp = bgp_advertisements(config.get("bgp_advertisements"), namespace, pool_names, peer_names)
     if pools and not (l2 or bgp):
-        raise MetalLBConfigError(
-            "metallb_l2_advertisements / metallb_bgp_advertisements: both empty, so MetalLB would "
-            "announce none of the pools; add an L2 advertisement (e.g. [{name: l2}]) or a BGP one"
+        raise check.refuse(
+            "metallb_l2_advertisements",
+            config.get("l2_advertisements"),
+            "is empty and so is metallb_bgp_advertisements, so MetalLB would announce none of the pools",
+            "add an L2 advertisement (e.g. [{name: l2}]) or a BGP one",
+            MetalLBConfigError,
         )
     if bgp and not peers:
         raise MetalLBConfigError(

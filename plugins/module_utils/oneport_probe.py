@@ -129,7 +129,7 @@ def parse_endpoint(
             "ca_pem: is not a PEM certificate; give the CA's PEM text (-----BEGIN CERTIFICATE-----)"
         )
     if timeout <= 0:
-        raise ProbeInputError(f"timeout: {timeout!r} must be a positive number of seconds")
+        raise ProbeInputError(f"timeout: {timeout!r} is not a positive number of seconds; give e.g. 10")
     return Endpoint(scheme, parsed.hostname, port, ca_file, server_name, timeout, ca_pem)
 
 

@@ -89,21 +89,21 @@ def parse(text: str, path: str = "config") -> Dict[str, Any]:
             import yaml
         except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
             raise ConfigError(
-                f"{path} is not valid JSON ({json_error}) and PyYAML is missing to read it as YAML; "
+                f"{path}: not valid JSON ({json_error}) and PyYAML is missing to read it as YAML; "
                 "it was left untouched: fix or remove it"
             ) from None
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as yaml_error:
             raise ConfigError(
-                f"{path} is neither valid JSON nor YAML ({' '.join(str(yaml_error).split())}); it was "
+                f"{path}: neither valid JSON nor YAML ({' '.join(str(yaml_error).split())}); it was "
                 "left untouched: fix it, or move it away to start a new one"
             ) from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
         raise ConfigError(
-            f"{path} holds a {type(doc).__name__}, not pachctl's config object; it was left untouched: "
+            f"{path}: holds a {type(doc).__name__}, not pachctl's config object; it was left untouched: "
             "fix it or move it away"
         )
     for key, kind in (("v2", dict),):
@@ -243,7 +243,9 @@ def check_context(name: str, context: Dict[str, Any]) -> None:
         try:
             parsed = parse_pachd_address(address)
         except PachdAddressError as exc:
-            raise ConfigError(f"context {name!r}: {exc}") from None
+            # The address error already reads FIELD: VALUE PROBLEM; FIX: name the context after it.
+            message = f"{exc} (context {name!r})"
+            raise ConfigError(message, field=exc.field, value=exc.value, fix=exc.fix) from None
     if (context.get("server_cas") or context.get("serverCas")) and not (parsed and parsed.secured):
         raise ConfigError(
             f"server_cas: set for context {name!r} whose pachd_address {address!r} is not TLS; pachctl "
@@ -320,13 +322,11 @@ def read_file(path: str) -> Optional[str]:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ConfigError(f"{path} cannot be read ({exc.strerror}); check its permissions") from None
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check its permissions") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(
-            f"{path} is not UTF-8 text; it was left untouched: fix it or move it away"
-        ) from None
+        raise ConfigError(f"{path}: not UTF-8 text; it was left untouched: fix it or move it away") from None
 
 
 def _make_dirs(directory: str) -> None:
@@ -416,7 +416,8 @@ def plan(
         raise ConfigError("name: the context name is empty; give the name pachctl should show")
     if state == "absent" and (active or active_enterprise):
         raise ConfigError(
-            f"active/active_enterprise: context {name!r} cannot be active and absent; drop one of them"
+            f"state: 'absent' with active/active_enterprise set, but context {name!r} cannot be active "
+            "and absent; drop one of them"
         )
     fields = dict(fields or {})
     if fields.get("pachd_address"):

@@ -26,7 +26,6 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm
 from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import (
     ACME_MODES,
     TLS_MODES,
-    InputError,
 )
 
 SERVICE_TYPES = ("LoadBalancer", "NodePort", "ClusterIP")
@@ -95,17 +94,21 @@ def proxy_host(inputs: dict) -> str:
     host = raw.strip() if isinstance(raw, str) else raw
     if not host:
         if tls_enabled(inputs):
-            raise InputError(
-                f"pachyderm_tls (oneport_tls) is {inputs.get('tls')!r} but pachyderm_proxy_host "
-                "(oneport_proxy_host) is empty; a certificate needs a host name: set "
-                "oneport_proxy_host, for example pachyderm.example.com (an IP address with self_signed "
-                "or existing_secret), or set oneport_tls: off"
+            raise check.refuse(
+                "pachyderm_proxy_host (oneport_proxy_host)",
+                raw,
+                f"is empty but pachyderm_tls (oneport_tls) is {inputs.get('tls')!r}, and a certificate "
+                "needs a host name",
+                "set oneport_proxy_host, for example pachyderm.example.com (an IP address with self_signed "
+                "or existing_secret), or set oneport_tls: off",
             )
         return ""
     if isinstance(host, str) and ("://" in host or "/" in host):
-        raise InputError(
-            f"pachyderm_proxy_host (oneport_proxy_host) is {raw!r}; give the bare host name without a "
-            "scheme or path, for example pachyderm.example.com"
+        raise check.fail(
+            "pachyderm_proxy_host (oneport_proxy_host)",
+            raw,
+            "a bare host name",
+            "give it without a scheme or path, for example pachyderm.example.com",
         )
     name, port = check.external_host(
         host, "pachyderm_proxy_host (oneport_proxy_host)", acme=_get(inputs, "tls") in ACME_MODES
@@ -123,7 +126,7 @@ def legacy_ports(inputs: dict) -> dict:
     Service ports, the service type and the proxy configuration (pachyderm_proxy_config)."""
     ports = _get(inputs, "legacy_ports") or {}
     if not isinstance(ports, dict):
-        raise InputError(f"pachyderm_legacy_ports must be a mapping such as {{grpc: 30650}}, got {ports!r}")
+        raise check.fail("pachyderm_legacy_ports", ports, "a mapping", "give one such as {grpc: 30650}")
     collection = pachyderm_proxy.mode(inputs) == "collection"
     known = tuple(pachyderm_proxy.LEGACY) if collection else tuple(LEGACY_PORTS)
     kind = service_type(inputs)
@@ -135,8 +138,11 @@ def legacy_ports(inputs: dict) -> dict:
     for name, given in ports.items():
         if name not in known:
             more = "" if collection else " (pachd_http needs pachyderm_proxy_config: collection)"
-            raise InputError(
-                f"pachyderm_legacy_ports has {name!r}; the legacy ports are: {', '.join(known)}{more}"
+            raise check.fail(
+                f"pachyderm_legacy_ports.{name}",
+                name,
+                "a legacy port",
+                f"the legacy ports are: {', '.join(known)}{more}",
             )
         if given in (0, False, "0"):  # closed
             continue
@@ -144,20 +150,24 @@ def legacy_ports(inputs: dict) -> dict:
         read = check.node_port if kind == "NodePort" else check.port
         port = read(given, f"pachyderm_legacy_ports.{name}")
         if port in taken:
-            raise InputError(
-                f"pachyderm_legacy_ports.{name} is {port}, which {taken[port]} already uses; "
-                "give each legacy port its own number"
+            raise check.refuse(
+                f"pachyderm_legacy_ports.{name}",
+                port,
+                f"is already used by {taken[port]}",
+                "give each legacy port its own number",
             )
         taken[port] = f"pachyderm_legacy_ports.{name}"
         opened[name] = port
         if name in LEGACY_PORTS:
             result[LEGACY_PORTS[name]] = port
     if opened and tls_enabled(inputs) and not collection:
-        raise InputError(
-            f"pachyderm_legacy_ports opens {sorted(opened)} but TLS is on; the chart's own configuration "
-            "(pachyderm_proxy_config: chart) serves legacy ports only in cleartext: use "
-            "pachyderm_proxy_config: collection (legacy ports with TLS), remove pachyderm_legacy_ports, "
-            "or set oneport_tls: off"
+        raise check.refuse(
+            "pachyderm_legacy_ports",
+            sorted(opened),
+            "are opened but TLS is on, and the chart's own configuration (pachyderm_proxy_config: chart) "
+            "serves legacy ports only in cleartext",
+            "use pachyderm_proxy_config: collection (legacy ports with TLS), remove pachyderm_legacy_ports, "
+            "or set oneport_tls: off",
         )
     return result
 
@@ -178,10 +188,12 @@ def load_balancer(inputs: dict) -> dict:
     ranges = lb.check_source_ranges(_get(inputs, "source_ranges"))
     if kind != "LoadBalancer":
         if ranges:
-            raise InputError(
-                f"pachyderm_source_ranges (oneport_source_ranges) is {ranges} but pachyderm_service_type is "
-                f"{kind}; a source-range allow-list applies only to a LoadBalancer: remove it or firewall "
-                "the nodes"
+            raise check.refuse(
+                "pachyderm_source_ranges (oneport_source_ranges)",
+                ranges,
+                f"is set but pachyderm_service_type is {kind}, and a source-range allow-list applies only "
+                "to a LoadBalancer",
+                "remove it or firewall the nodes",
             )
         return {
             "annotations": lb.check_extra_annotations(_get(inputs, "service_annotations")),
@@ -236,18 +248,22 @@ def check_enterprise(inputs: dict) -> None:
     """Enterprise features need a license key (inline, no_log) or an existing Secret holding it."""
     if not enterprise_enabled(inputs):
         if _get(inputs, "enterprise_license_key") or _get(inputs, "enterprise_license_secret"):
-            raise InputError(
-                "a license is given (pachyderm_enterprise_license_key or "
-                "pachyderm_enterprise_license_secret) but pachyderm_enterprise_enabled is false; "
-                "set it to true or drop the license"
+            raise check.refuse(
+                "pachyderm_enterprise_enabled",
+                False,
+                "but a license is given (pachyderm_enterprise_license_key or "
+                "pachyderm_enterprise_license_secret)",
+                "set it to true or drop the license",
             )
         return
     _secret_name(inputs, "enterprise_license_secret")
     if not (_get(inputs, "enterprise_license_key") or _get(inputs, "enterprise_license_secret")):
-        raise InputError(
-            "pachyderm_enterprise_enabled is true but there is no license: set "
-            "pachyderm_enterprise_license_secret (a Secret with the key 'enterprise-license-key') or "
-            "pachyderm_enterprise_license_key (from a vault)"
+        raise check.refuse(
+            "pachyderm_enterprise_enabled",
+            True,
+            "but there is no license",
+            "set pachyderm_enterprise_license_secret (a Secret with the key 'enterprise-license-key') or "
+            "pachyderm_enterprise_license_key (from a vault)",
         )
 
 
@@ -255,20 +271,25 @@ def auth_subjects(inputs: dict) -> dict:
     """pachAuthClusterRoleBindings from the allowed users and groups."""
     roles = _get(inputs, "allowed_roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) and r.strip() for r in roles):
-        raise InputError(f"pachyderm_allowed_roles must be a list of role names, got {roles!r}")
+        raise check.fail(
+            "pachyderm_allowed_roles", roles, "a list of role names", "give a list such as [clusterAdmin]"
+        )
     bindings: dict = {}
     for variable, kind in (("allowed_users", "user"), ("allowed_groups", "group")):
         entries = _get(inputs, variable) or []
         if not isinstance(entries, list):
-            raise InputError(f"pachyderm_{variable} must be a list, got {entries!r}")
+            raise check.fail(f"pachyderm_{variable}", entries, "a list", f"give a list of {kind} names")
         for entry in entries:
             name = str(entry).strip()
             if name.startswith(f"{kind}:"):
                 name = name[len(kind) + 1 :]
             if not name or not SUBJECT.match(name):
-                raise InputError(
-                    f"pachyderm_{variable} has {entry!r}; give a {kind} name without spaces, "
-                    f"for example {'alice@example.com' if kind == 'user' else 'data-team'}"
+                raise check.fail(
+                    f"pachyderm_{variable}",
+                    entry,
+                    f"a {kind} name",
+                    f"give a {kind} name without spaces, "
+                    f"for example {'alice@example.com' if kind == 'user' else 'data-team'}",
                 )
             bindings[f"{kind}:{name}"] = list(roles)
     return bindings
@@ -278,28 +299,44 @@ def check_upstream_idps(inputs: dict) -> list:
     """Validated Dex connectors; client secrets must come from existing Secrets, never inline."""
     idps = _get(inputs, "upstream_idps") or []
     if not isinstance(idps, list):
-        raise InputError(f"pachyderm_upstream_idps must be a list of connectors, got {idps!r}")
+        raise check.fail(
+            "pachyderm_upstream_idps",
+            idps,
+            "a list of connectors",
+            "give a list of mappings with id, name, type, config",
+        )
     seen = set()
     for index, idp in enumerate(idps):
         where = f"pachyderm_upstream_idps[{index}]"
         if not isinstance(idp, dict):
-            raise InputError(f"{where} is {idp!r}; each connector is a mapping with id, name, type, config")
+            raise check.fail(
+                where, idp, "a mapping", "each connector is a mapping with id, name, type, config"
+            )
         ident = str(idp.get("id", ""))
         if not IDP_ID.match(ident):
-            raise InputError(f"{where}.id is {ident!r}; use lower-case letters, digits, '-' or '_'")
+            raise check.fail(
+                f"{where}.id", ident, "a connector id", "use lower-case letters, digits, '-' or '_'"
+            )
         if ident in seen:
-            raise InputError(f"{where}.id {ident!r} is used twice; connector ids must be unique")
+            raise check.refuse(f"{where}.id", ident, "is used twice", "connector ids must be unique")
         seen.add(ident)
         if idp.get("type") not in IDP_TYPES:
-            raise InputError(f"{where}.type is {idp.get('type')!r}; use one of: {', '.join(IDP_TYPES)}")
+            raise check.fail(
+                f"{where}.type", idp.get("type"), "a connector type", f"use one of: {', '.join(IDP_TYPES)}"
+            )
         config = idp.get("config", {})
         if not isinstance(config, dict):
-            raise InputError(f"{where}.config must be a mapping, got {config!r}")
+            raise check.fail(
+                f"{where}.config", config, "a mapping", "give the connector's settings as key: value pairs"
+            )
         for key in ("clientSecret", "bindPW"):
             if key in config:
-                raise InputError(
-                    f"{where}.config.{key} is given inline; keep it in a Secret and name it in "
-                    f"{where}.secret: {{name: ..., key: ...}}"
+                # A secret: name the field and the fix, never print the value.
+                raise check.refuse(
+                    f"{where}.config.{key}",
+                    "<hidden>",
+                    "is given inline",
+                    f"keep it in a Secret and name it in {where}.secret: {{name: ..., key: ...}}",
                 )
         secret = idp.get("secret")
         if secret is not None and (
@@ -307,7 +344,12 @@ def check_upstream_idps(inputs: dict) -> list:
             or not check.k8s_name(secret.get("name", ""), f"{where}.secret.name", empty=True)
             or not secret.get("key")
         ):
-            raise InputError(f"{where}.secret is {secret!r}; give {{name: <Secret name>, key: <key in it>}}")
+            raise check.fail(
+                f"{where}.secret",
+                secret,
+                "a Secret reference",
+                "give {name: <Secret name>, key: <key in it>}",
+            )
     return idps
 
 
@@ -315,30 +357,37 @@ def check_exposure(inputs: dict) -> None:
     """The mock IdP only in sandboxes; a public LoadBalancer needs TLS and auth unless acknowledged."""
     mock = mock_idp(inputs)
     if mock and environment(inputs) != "sandbox":
-        raise InputError(
-            "pachyderm_mock_idp is true but pachyderm_environment is 'production'; the mock identity "
-            "provider lets anyone log in as admin/password: configure pachyderm_upstream_idps and set "
-            "pachyderm_mock_idp: false (it is allowed only for local and sandbox inventories)"
+        raise check.refuse(
+            "pachyderm_mock_idp",
+            True,
+            "but pachyderm_environment is 'production', and the mock identity provider lets anyone log in "
+            "as admin/password",
+            "configure pachyderm_upstream_idps and set pachyderm_mock_idp: false (it is allowed only for "
+            "local and sandbox inventories)",
         )
     if mock and _get(inputs, "upstream_idps"):
-        raise InputError(
-            "pachyderm_mock_idp is true and pachyderm_upstream_idps is set; turn the mock IdP off"
+        raise check.refuse(
+            "pachyderm_mock_idp", True, "and pachyderm_upstream_idps is set", "turn the mock IdP off"
         )
     auth = auth_enabled(inputs)
     if not auth and environment(inputs) != "sandbox":
-        raise InputError(
-            "pachyderm_auth_enabled is false in a production environment; Pachyderm authentication must "
-            "stay on (set pachyderm_auth_enabled: true)"
+        raise check.refuse(
+            "pachyderm_auth_enabled",
+            False,
+            "in a production environment",
+            "Pachyderm authentication must stay on (set pachyderm_auth_enabled: true)",
         )
     internal = _bool(inputs, "lb_internal")
     if lb.is_public(platform(inputs), service_type(inputs), internal):
         missing = [what for what, ok in (("TLS", tls_enabled(inputs)), ("authentication", auth)) if not ok]
         if missing and not _bool(inputs, "accept_public_exposure_risk"):
-            raise InputError(
-                f"the proxy gets a public {platform(inputs).upper()} load balancer without "
-                f"{' and '.join(missing)} (pachyderm_tls is {_get(inputs, 'tls')!r}, "
-                f"pachyderm_lb_internal is false); enable TLS (oneport_tls) with oneport_proxy_host, set "
-                "pachyderm_lb_internal: true, or acknowledge with pachyderm_accept_public_exposure_risk: true"
+            raise check.refuse(
+                "pachyderm_lb_internal",
+                False,
+                f"gives the proxy a public {platform(inputs).upper()} load balancer without "
+                f"{' and '.join(missing)} (pachyderm_tls is {_get(inputs, 'tls')!r})",
+                "enable TLS (oneport_tls) with oneport_proxy_host, set pachyderm_lb_internal: true, or "
+                "acknowledge with pachyderm_accept_public_exposure_risk: true",
             )
 
 
@@ -409,7 +458,9 @@ def parse(inputs: dict) -> PachydermInputs:
     http_port, https_port = (http_node_port(inputs), https_node_port(inputs)) if nodeport else (0, 0)
     tls_secret = _secret_name(inputs, "tls_secret_name")
     if tls_enabled(inputs) and not tls_secret:
-        raise InputError("pachyderm_tls_secret_name is empty but TLS is on; name the proxy's TLS Secret")
+        raise check.refuse(
+            "pachyderm_tls_secret_name", tls_secret, "is empty but TLS is on", "name the proxy's TLS Secret"
+        )
     backend = storage_backend(inputs)
     storage.check_storage(inputs, backend)
     db = database(inputs)
@@ -422,9 +473,11 @@ def parse(inputs: dict) -> PachydermInputs:
     if proxy_config == "collection":
         pachyderm_proxy.model(inputs)
     elif _get(inputs, "proxy_acme_solver"):
-        raise InputError(
-            "pachyderm_proxy_acme_solver is set but pachyderm_proxy_config is chart; the chart's own "
-            "configuration has no ACME route: use pachyderm_proxy_config: collection or remove it"
+        raise check.refuse(
+            "pachyderm_proxy_acme_solver",
+            _get(inputs, "proxy_acme_solver"),
+            "is set but pachyderm_proxy_config is chart, and the chart's own configuration has no ACME route",
+            "use pachyderm_proxy_config: collection or remove it",
         )
     image = pachyderm_proxy.chart_values(inputs).get("image", {})
     return PachydermInputs(

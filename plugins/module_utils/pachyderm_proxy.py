@@ -108,9 +108,11 @@ def mode(inputs: dict) -> str:
     """`collection` (the collection's configuration) or `chart` (the chart's own envoy.json)."""
     value = _get(inputs, "proxy_config")
     if value not in PROXY_CONFIG_MODES:
-        raise InputError(
-            f"pachyderm_proxy_config is {value!r}; choose collection (the collection's Envoy configuration) "
-            "or chart (the chart's own envoy.json)"
+        raise check.fail(
+            "pachyderm_proxy_config",
+            value,
+            "a proxy configuration",
+            "choose collection (the collection's Envoy configuration) or chart (the chart's own envoy.json)",
         )
     return value
 
@@ -120,8 +122,8 @@ def quantity_bytes(value, variable: str) -> int:
     text = str(value).strip() if not isinstance(value, bool) else ""
     match = _QUANTITY.match(text)
     if not match or int(match.group(1)) == 0:
-        raise InputError(
-            f"{variable} is {value!r}; give a memory quantity such as 1280Mi or 2Gi (or a number of bytes)"
+        raise check.fail(
+            variable, value, "a memory quantity", "give one such as 1280Mi or 2Gi (or a number of bytes)"
         )
     return int(match.group(1)) * _UNITS[match.group(2)]
 
@@ -140,12 +142,13 @@ def memory(inputs: dict) -> dict:
     else:
         heap = quantity_bytes(given, "pachyderm_proxy_max_heap")
         if heap > ceiling:
-            raise InputError(
-                f"pachyderm_proxy_max_heap is {given!r} ({_mib(heap)}), more than "
-                f"{int(HEAP_SHARE * 100)}% of "
+            raise check.refuse(
+                "pachyderm_proxy_max_heap",
+                given,
+                f"({_mib(heap)}) is more than {int(HEAP_SHARE * 100)}% of "
                 f"pachyderm_proxy_memory_limit ({_get(inputs, 'proxy_memory_limit')}, so at most "
-                f"{_mib(ceiling)}): the container would be killed before the overload manager sheds load; "
-                "lower it, leave it empty (80% of the limit), or raise pachyderm_proxy_memory_limit"
+                f"{_mib(ceiling)}), and the container would be killed before the overload manager sheds load",
+                "lower it, leave it empty (80% of the limit), or raise pachyderm_proxy_memory_limit",
             )
     limits = _limits_overrides(inputs)
     defaults = envoy_types.Limits()
@@ -160,11 +163,12 @@ def memory(inputs: dict) -> dict:
     )
     if heap < 8 * stream_worst:
         needed = -(-10 * stream_worst // MIB)  # 8 streams / 0.8, in MiB, rounded up
-        raise InputError(
-            f"pachyderm_proxy_memory_limit is {_get(inputs, 'proxy_memory_limit')!r}: its heap "
-            f"({_mib(heap)}) holds fewer than 8 streams at their worst case ({_mib(stream_worst)} each: "
-            "a full window from each side and a buffer each way); raise it to at least "
-            f"{needed}Mi, or shrink pachyderm_proxy_limits.stream_window_bytes"
+        raise check.refuse(
+            "pachyderm_proxy_memory_limit",
+            _get(inputs, "proxy_memory_limit"),
+            f"gives a heap ({_mib(heap)}) that holds fewer than 8 streams at their worst case "
+            f"({_mib(stream_worst)} each: a full window from each side and a buffer each way)",
+            f"raise it to at least {needed}Mi, or shrink pachyderm_proxy_limits.stream_window_bytes",
         )
     return {"limit_bytes": limit, "heap_bytes": heap}
 
@@ -172,13 +176,15 @@ def memory(inputs: dict) -> dict:
 def _limits_overrides(inputs: dict) -> dict:
     limits = _get(inputs, "proxy_limits") or {}
     if not isinstance(limits, dict):
-        raise InputError(
-            f"pachyderm_proxy_limits is {limits!r}; give a mapping such as {{stream_window_bytes: 67108864}}"
+        raise check.fail(
+            "pachyderm_proxy_limits", limits, "a mapping", "give one such as {stream_window_bytes: 67108864}"
         )
     if "max_heap_bytes" in limits:
-        raise InputError(
-            "pachyderm_proxy_limits.max_heap_bytes is set; the heap limit follows the container's memory: "
-            "set pachyderm_proxy_max_heap (at most 80% of pachyderm_proxy_memory_limit) instead"
+        raise check.refuse(
+            "pachyderm_proxy_limits.max_heap_bytes",
+            limits["max_heap_bytes"],
+            "is set, but the heap limit follows the container's memory",
+            "set pachyderm_proxy_max_heap (at most 80% of pachyderm_proxy_memory_limit) instead",
         )
     return {key: check.as_integer(value) for key, value in limits.items()}
 
@@ -202,16 +208,20 @@ def acme_solver(inputs: dict):
     given = _get(inputs, "proxy_acme_solver") or {}
     if tls_mode(inputs) != "acme_http01":
         if given:
-            raise InputError(
-                f"pachyderm_proxy_acme_solver is {given!r} but pachyderm_tls (oneport_tls) is "
-                f"{tls_mode(inputs)!r}: the ACME HTTP-01 route needs an ACME issuer that solves HTTP-01; set "
-                "oneport_tls: acme_http01 or remove pachyderm_proxy_acme_solver"
+            raise check.refuse(
+                "pachyderm_proxy_acme_solver",
+                given,
+                f"is set but pachyderm_tls (oneport_tls) is {tls_mode(inputs)!r}, and the ACME HTTP-01 route "
+                "needs an ACME issuer that solves HTTP-01",
+                "set oneport_tls: acme_http01 or remove pachyderm_proxy_acme_solver",
             )
         return None
     if given and not isinstance(given, dict):
-        raise InputError(
-            f"pachyderm_proxy_acme_solver is {given!r}; give a mapping {{host: <Service>, port: <port>}} or "
-            "leave it empty for cert-manager's solver pods"
+        raise check.fail(
+            "pachyderm_proxy_acme_solver",
+            given,
+            "a mapping",
+            "give {host: <Service>, port: <port>} or leave it empty for cert-manager's solver pods",
         )
     return {
         "host": given.get("host", ACME_SOLVER_SERVICE),
@@ -283,7 +293,8 @@ def _role_message(error: envoy_types.EnvoyConfigError) -> str:
     for field, variable in _FIELD_VARIABLES:
         if text.startswith(field):
             return variable + text[len(field) :]
-    return f"the in-cluster proxy configuration: {text}"
+    # Already FIELD: VALUE PROBLEM; FIX for a field of the proxy description.
+    return f"{text} (in the in-cluster proxy configuration)"
 
 
 def model(inputs: dict) -> envoy_types.ProxyModel:
@@ -291,7 +302,7 @@ def model(inputs: dict) -> envoy_types.ProxyModel:
     try:
         return envoy_model.parse_description(description(inputs))
     except envoy_types.EnvoyConfigError as error:
-        raise InputError(_role_message(error)) from None
+        raise InputError(_role_message(error), field=error.field, value=error.value, fix=error.fix) from None
 
 
 def config_files(inputs: dict) -> dict:
@@ -315,14 +326,20 @@ def chart_values(inputs: dict) -> dict:
     repository = str(_get(inputs, "proxy_image")).strip()
     tag = str(_get(inputs, "proxy_image_tag")).strip() or f"distroless-v{ENVOY_VERSION}"
     if not _IMAGE_REPOSITORY.match(repository):
-        raise InputError(
-            f"pachyderm_proxy_image is {repository!r}; give an image repository such as {ENVOY_IMAGE} "
-            "or your registry's mirror of it (registry.example.com/envoyproxy/envoy), without a tag"
+        raise check.fail(
+            "pachyderm_proxy_image",
+            repository,
+            "an image repository",
+            f"give one such as {ENVOY_IMAGE} or your registry's mirror of it "
+            "(registry.example.com/envoyproxy/envoy), without a tag",
         )
     if not _IMAGE_TAG.match(tag):
-        raise InputError(
-            f"pachyderm_proxy_image_tag is {tag!r}; give a tag such as distroless-v{ENVOY_VERSION} (or leave "
-            "it empty for the Envoy release the configuration is validated with)"
+        raise check.fail(
+            "pachyderm_proxy_image_tag",
+            tag,
+            "an image tag",
+            f"give one such as distroless-v{ENVOY_VERSION} (or leave it empty for the Envoy release the "
+            "configuration is validated with)",
         )
     limit = _get(inputs, "proxy_memory_limit")
     return {

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 from ansible_collections.oneport.pachyderm.plugins.module_utils import inputs as check
-from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
 
 # MinIO speaks S3 but is not AWS: CUSTOM, with backend AMAZON and the endpoint storageURL set explicitly.
 DEPLOY_TARGET = {"s3": "AMAZON", "minio": "CUSTOM", "gcs": "GOOGLE", "azure": "MICROSOFT", "local": "LOCAL"}
@@ -38,17 +37,25 @@ def storage_identity(inputs: dict, backend: str) -> dict:
     role_arn = str(_get(inputs, "storage_aws_role_arn")).strip()
     gcp_sa = str(_get(inputs, "storage_gcp_service_account")).strip()
     if role_arn and backend != "s3":
-        raise InputError(
-            f"pachyderm_storage_aws_role_arn is set but pachyderm_storage_backend is {backend!r}"
+        raise check.refuse(
+            "pachyderm_storage_aws_role_arn",
+            role_arn,
+            f"is set but pachyderm_storage_backend is {backend!r}",
+            "remove it or set pachyderm_storage_backend: s3",
         )
     if gcp_sa and backend != "gcs":
-        raise InputError(
-            f"pachyderm_storage_gcp_service_account is set but pachyderm_storage_backend is {backend!r}"
+        raise check.refuse(
+            "pachyderm_storage_gcp_service_account",
+            gcp_sa,
+            f"is set but pachyderm_storage_backend is {backend!r}",
+            "remove it or set pachyderm_storage_backend: gcs",
         )
     if role_arn and not re.match(r"^arn:aws[-a-z]*:iam::\d{12}:role/.+$", role_arn):
-        raise InputError(
-            f"pachyderm_storage_aws_role_arn is {role_arn!r}; use an IAM role ARN such as "
-            "arn:aws:iam::123456789012:role/pachyderm"
+        raise check.fail(
+            "pachyderm_storage_aws_role_arn",
+            role_arn,
+            "an IAM role ARN",
+            "use one such as arn:aws:iam::123456789012:role/pachyderm",
         )
     if role_arn:
         return {"eks.amazonaws.com/role-arn": role_arn}
@@ -70,10 +77,13 @@ def _inline_storage_credentials(inputs: dict, backend: str) -> dict:
     given = [pairs[k] for k, v in found.items() if v]
     if given and len(given) != len(pairs):
         missing = [f"pachyderm_{pairs[k]}" for k, v in found.items() if not v]
-        raise InputError(
-            f"storage credentials are incomplete: {', '.join('pachyderm_' + g for g in given)} set but "
-            f"{', '.join(missing)} empty; give all of them or name a Secret in "
-            "pachyderm_storage_credentials_secret"
+        # Secrets: name the variables, never print their values.
+        raise check.refuse(
+            missing[0],
+            "",
+            f"is empty but {', '.join('pachyderm_' + g for g in given)} set, so the storage credentials "
+            f"are incomplete ({', '.join(missing)} empty)",
+            "give all of them or name a Secret in pachyderm_storage_credentials_secret",
         )
     return found if given else {}
 
@@ -84,20 +94,36 @@ def check_storage(inputs: dict, backend: str) -> None:
         return
     bucket = str(_get(inputs, "storage_bucket")).strip()
     if not bucket:
-        raise InputError(
-            f"pachyderm_storage_bucket is empty but pachyderm_storage_backend is {backend!r}; name the "
-            "bucket (or Azure container) Pachyderm stores its data in"
+        raise check.refuse(
+            "pachyderm_storage_bucket",
+            bucket,
+            f"is empty but pachyderm_storage_backend is {backend!r}",
+            "name the bucket (or Azure container) Pachyderm stores its data in",
         )
     if not re.match(r"^[a-z0-9][-a-z0-9._]{1,221}[a-z0-9]$", bucket):
-        raise InputError(f"pachyderm_storage_bucket is {bucket!r}, which is not a valid bucket name")
+        raise check.fail(
+            "pachyderm_storage_bucket",
+            bucket,
+            "a valid bucket name",
+            "use 3-223 lower-case letters, digits, '-', '.' or '_', starting and ending with a letter "
+            "or digit",
+        )
     if backend == "s3" and not str(_get(inputs, "storage_region")).strip():
-        raise InputError("pachyderm_storage_region is empty; an S3 bucket needs its region, e.g. us-east-1")
+        raise check.refuse(
+            "pachyderm_storage_region",
+            _get(inputs, "storage_region"),
+            "is empty",
+            "an S3 bucket needs its region, e.g. us-east-1",
+        )
     if backend == "minio":
         endpoint = str(_get(inputs, "storage_endpoint")).strip()
         if not endpoint or "://" in endpoint or "/" in endpoint:
-            raise InputError(
-                f"pachyderm_storage_endpoint is {endpoint!r}; an S3-compatible store needs its endpoint as "
-                "host:port without a scheme, for example minio.storage.svc:9000"
+            raise check.fail(
+                "pachyderm_storage_endpoint",
+                endpoint,
+                "host:port",
+                "an S3-compatible store needs its endpoint as host:port without a scheme, for example "
+                "minio.storage.svc:9000",
             )
     secret = _get(inputs, "storage_credentials_secret")
     check.k8s_name(secret, "pachyderm_storage_credentials_secret", empty=True)
@@ -109,11 +135,13 @@ def check_storage(inputs: dict, backend: str) -> None:
             "s3": "pachyderm_storage_aws_role_arn (IRSA), ",
             "gcs": "pachyderm_storage_gcp_service_account (Workload Identity), ",
         }.get(backend, "")
-        raise InputError(
-            f"pachyderm_storage_backend is {backend!r} but no credentials are given; set "
-            "pachyderm_storage_credentials_secret (a Secret with keys "
+        raise check.refuse(
+            "pachyderm_storage_backend",
+            backend,
+            "but no credentials are given",
+            "set pachyderm_storage_credentials_secret (a Secret with keys "
             f"{', '.join(STORAGE_SECRET_KEYS[backend])}), "
-            f"{hint}or the inline credential variables"
+            f"{hint}or the inline credential variables",
         )
 
 
@@ -131,9 +159,11 @@ def storage_credentials(inputs: dict, backend: str, secret_data: dict | None) ->
         data = secret_data
         missing = [k for k in STORAGE_SECRET_KEYS[backend] if not data.get(k)]
         if missing:
-            raise InputError(
-                f"the Secret {name!r} named by pachyderm_storage_credentials_secret lacks the key(s) "
-                f"{', '.join(missing)}; add them (kubectl create secret generic {name} --from-literal=...)"
+            raise check.refuse(
+                "pachyderm_storage_credentials_secret",
+                name,
+                f"names a Secret that lacks the key(s) {', '.join(missing)}",
+                f"add them (kubectl create secret generic {name} --from-literal=...)",
             )
         return {k: str(data[k]) for k in STORAGE_SECRET_KEYS[backend]}
     return _inline_storage_credentials(inputs, backend)
@@ -188,20 +218,27 @@ def check_database(inputs: dict, database: str) -> None:
     host = str(_get(inputs, "database_host")).strip()
     cloudsql = str(_get(inputs, "database_cloudsql_connection_name")).strip()
     if not host and not cloudsql:
-        raise InputError(
-            "pachyderm_database is 'external' but pachyderm_database_host is empty; give the PostgreSQL "
-            "server's host name (RDS/Azure/on-prem endpoint) or pachyderm_database_cloudsql_connection_name"
+        raise check.refuse(
+            "pachyderm_database_host",
+            host,
+            "is empty but pachyderm_database is 'external'",
+            "give the PostgreSQL server's host name (RDS/Azure/on-prem endpoint) or "
+            "pachyderm_database_cloudsql_connection_name",
         )
     if host and ("://" in host or "/" in host or " " in host):
-        raise InputError(f"pachyderm_database_host is {host!r}; give a bare host name or address")
+        raise check.fail(
+            "pachyderm_database_host", host, "a bare host name", "give a bare host name or address"
+        )
     check.port(_get(inputs, "database_port"), "pachyderm_database_port")
     check.one_of(_get(inputs, "database_ssl_mode"), "pachyderm_database_ssl_mode", SSL_MODES)
     if not check.k8s_name(
         _get(inputs, "database_password_secret"), "pachyderm_database_password_secret", empty=True
     ):
-        raise InputError(
-            "pachyderm_database is 'external' but pachyderm_database_password_secret is empty; store the "
-            "database password in a Secret in the namespace and name it there"
+        raise check.refuse(
+            "pachyderm_database_password_secret",
+            _get(inputs, "database_password_secret"),
+            "is empty but pachyderm_database is 'external'",
+            "store the database password in a Secret in the namespace and name it there",
         )
 
 

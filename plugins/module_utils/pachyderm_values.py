@@ -15,7 +15,7 @@ from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy
 from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_storage as storage
 from ansible_collections.oneport.pachyderm.plugins.module_utils.chart_contract import chart_problems
-from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import InputError
+from ansible_collections.oneport.pachyderm.plugins.module_utils.inputs import refuse
 from ansible_collections.oneport.pachyderm.plugins.module_utils.pachyderm_pinning import (
     PINNED_DEPLOYMENT_ID,
     PINNED_HOST_PATH,
@@ -90,7 +90,7 @@ def build_values(inputs: dict, pinned: dict, storage_secret_data: dict | None = 
     model = inputs_model.parse(inputs)
     missing = [k for k in pinned_keys(inputs) if not pinned.get(k)]
     if missing:
-        raise InputError(f"pinned values missing: {', '.join(missing)} (internal error: call pin() first)")
+        raise refuse("pinned", missing, "are missing", "internal error: call pin() first")
     pinned_secret = model.pinned_secret_name
     service: dict = {"type": model.service_type, "annotations": model.annotations}
     if model.load_balancer_ip:

@@ -55,7 +55,10 @@ def check_tools(bin_dir, tools, helm_plugins=(), helm_plugins_dir=None):
     unknown = [name for name in tools if name not in BINARIES]
     if unknown:
         raise InputError(
-            f"tools has {', '.join(unknown)}; the tools with a version command are {', '.join(BINARIES)}"
+            f"tools: {unknown!r} are not tools with a version command; use {', '.join(BINARIES)}",
+            field="tools",
+            value=unknown,
+            fix=f"use {', '.join(BINARIES)}",
         )
     paths = {name: os.path.join(bin_dir, name) for name in tools}
     present = [name for name in tools if os.path.isfile(paths[name])]

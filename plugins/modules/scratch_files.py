@@ -100,7 +100,7 @@ def _mode(name, text):
     except (TypeError, ValueError):
         mode = -1
     if not 0 <= mode <= 0o777:
-        raise InputError(f"files.{name}.mode is {text!r}, not an octal file mode; write it like '0600'")
+        raise InputError(f"files.{name}.mode: {text!r} is not an octal file mode; write it like '0600'")
     return mode
 
 
@@ -109,7 +109,7 @@ def write(files, prefix):
     modes = {}
     for name, spec in files.items():
         if not name or os.sep in name or name in (".", ".."):
-            raise InputError(f"files has the name {name!r}; give a plain file name (no directory part)")
+            raise InputError(f"files: {name!r} is not a plain file name; give one with no directory part")
         modes[name] = _mode(name, spec.get("mode") or "0600")
     path = tempfile.mkdtemp(prefix=prefix)  # 0700, owned by the user
     try:

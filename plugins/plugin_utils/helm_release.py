@@ -99,7 +99,9 @@ def diff_command(
     """The argv of `helm diff upgrade` for a release; a values file "-" is read from stdin."""
     for field, value in (("release", release), ("chart", chart), ("namespace", namespace), ("helm", helm)):
         if not isinstance(value, str) or not value:
-            raise InputError(f"helm_diff_command: {field} must be a non-empty string, got {value!r}")
+            raise InputError(
+                f"helm_diff_command.{field}: {value!r} is not a non-empty string; give the {field} as text"
+            )
     argv = [helm, "diff", "upgrade", release, chart, "--namespace", namespace, *DIFF_FLAGS]
     for path in values_files or ():
         argv += ["--values", str(path)]

@@ -53,7 +53,7 @@ def test_values_files_keep_their_order_and_the_cluster_and_post_renderer_are_pas
 @pytest.mark.parametrize("field", ["release", "chart", "namespace"])
 def test_an_empty_release_chart_or_namespace_is_named(field):
     args = {"release": "r", "chart": "c", "namespace": "n", field: ""}
-    with pytest.raises(AnsibleFilterError, match=f"helm_diff_command: {field} must be a non-empty string"):
+    with pytest.raises(AnsibleFilterError, match=f"helm_diff_command.{field}: .* is not a non-empty string"):
         filters.helm_diff_command(args["release"], args["chart"], args["namespace"])
 
 

@@ -167,7 +167,7 @@ def test_dns01_missing_provider_setting_is_named():
 
 def test_dns01_misspelled_key_is_named():
     bad(
-        r"unknown key\(s\) regoin",
+        r"cert_manager_acme_dns01: \['regoin'\] are unknown key\(s\)",
         tls="acme_dns01",
         acme_dns01={"provider": "route53", "credentials_secret": "r", "regoin": "x"},
     )

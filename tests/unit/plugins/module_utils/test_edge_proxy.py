@@ -113,5 +113,13 @@ def test_a_key_that_is_not_pem_is_refused_without_printing_it(params):
     params.update({"edge_proxy_tls_cert": CERT, "edge_proxy_tls_key": "secret-key-material"})
     with pytest.raises(edge_proxy.EdgeProxyInputError) as error:
         edge_proxy.description(params)
-    assert str(error.value).startswith("edge_proxy_tls_key: is not PEM")
+    assert str(error.value).startswith("edge_proxy_tls_key: '<hidden>' is not PEM")
     assert "secret-key-material" not in str(error.value)
+
+
+def test_node_id_is_the_roles_to_decide(params):
+    """The role passes edge_proxy_node_id (the inventory host name); the model keeps no default."""
+    assert edge_proxy.description(params)["node"]["id"] == "edge-1"
+    del params["edge_proxy_node_id"]
+    with pytest.raises(edge_proxy.EdgeProxyInputError, match=r"^edge_proxy_node_id: missing"):
+        edge_proxy.description(params)

@@ -76,7 +76,7 @@ def test_a_local_archive_with_another_digest_is_refused_naming_the_variable(tmp_
 
 def test_a_chart_of_another_version_than_pinned_is_refused(tmp_path):
     tgz = package(tmp_path / "demo-1.2.3.tgz")
-    pattern = r"metallb_chart_version is '2.0.0' but the chart .* '1.2.3'"
+    pattern = r"metallb_chart_version: '2.0.0' but the chart .* '1.2.3'"
     with pytest.raises(helm_chart.ChartError, match=pattern):
         fetch(str(tgz), version="2.0.0")
 
@@ -93,7 +93,7 @@ def test_a_chart_directory_is_read_in_place_and_cannot_be_pinned_by_digest(tmp_p
     (chart / "values.yaml").write_text("a: 1\n")
     found = fetch(str(chart))
     assert (found["source"], found["files"]["values.yaml"]) == ("directory", "a: 1\n")
-    with pytest.raises(helm_chart.ChartError, match=r"metallb_chart_sha256 is set but .* is a directory"):
+    with pytest.raises(helm_chart.ChartError, match=r"metallb_chart_sha256: '.*' is set but .* is a dir"):
         fetch(str(chart), sha="a" * 64)
 
 
@@ -169,14 +169,14 @@ def test_an_unreachable_repository_names_the_repository_variables(tmp_path):
 
 
 def test_a_repository_chart_must_be_pinned_to_a_version(tmp_path):
-    with pytest.raises(helm_chart.ChartError, match="metallb_chart_version is empty"):
+    with pytest.raises(helm_chart.ChartError, match="metallb_chart_version: '' is empty"):
         fetch("demo", "http://127.0.0.1:1", "", cache=tmp_path, run=FakeHelm())
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"ref": ""}, "metallb_chart_ref is empty"),
+        ({"ref": ""}, "metallb_chart_ref: '' is empty"),
         ({"ref": "demo", "sha": "xyz"}, "metallb_chart_sha256: 'xyz' is not a sha256"),
         ({"ref": "demo", "repo": "ftp://mirror"}, "metallb_chart_repo_url: 'ftp://mirror' is not an http"),
         ({"ref": "demo", "repo": "http://m", "version": "1 2"}, "metallb_chart_version: '1 2' is not a"),
@@ -201,5 +201,5 @@ def test_the_contract_reads_values_and_schema_from_the_chart_top_level_only(tmp_
 def test_a_file_that_is_not_a_chart_archive_is_named(tmp_path):
     bogus = tmp_path / "bogus.tgz"
     bogus.write_bytes(b"not gzip")
-    with pytest.raises(helm_chart.ChartError, match="is not a packaged Helm chart"):
+    with pytest.raises(helm_chart.ChartError, match="not a packaged Helm chart"):
         fetch(str(bogus))

@@ -41,6 +41,7 @@ def test_l2_site_yields_pools_then_advertisements():
 def test_bgp_site_yields_v1beta2_peers_with_secret_reference():
     objects = build_objects(
         {
+            "namespace": "metallb-system",
             "address_pools": [{"name": "bgp", "addresses": ["10.30.0.0/24"]}],
             "bgp_peers": [
                 {
@@ -69,7 +70,7 @@ def test_bgp_site_yields_v1beta2_peers_with_secret_reference():
 
 def bad(config, match):
     with pytest.raises(MetalLBConfigError, match=match):
-        build_objects(config)
+        build_objects({"namespace": "metallb-system", **config})
 
 
 def test_overlapping_pools_name_both_entries():
@@ -140,9 +141,10 @@ def test_bgp_peer_without_peer_asn_is_refused():
 def test_bgp_peer_with_dynamic_asn_needs_no_peer_asn():
     objects = build_objects(
         {
+            "namespace": "metallb-system",
             "bgp_peers": [
                 {"name": "tor", "my_asn": 64500, "dynamic_asn": "external", "peer_address": "10.0.0.1"}
-            ]
+            ],
         }
     )
     assert objects[0]["spec"]["dynamicASN"] == "external"
@@ -174,7 +176,7 @@ def test_bgp_advertisement_without_peers_is_refused():
 
 
 def test_pools_that_are_not_a_list_are_refused():
-    bad({"address_pools": {"name": "a"}}, r"metallb_address_pools: expected a list")
+    bad({"address_pools": {"name": "a"}}, r"metallb_address_pools: {.name.: .a.} is not a list of mappings")
 
 
 def test_every_object_carries_the_managed_by_label():
@@ -236,3 +238,13 @@ def test_nothing_is_stale_when_the_cluster_holds_what_the_variables_name():
     assert stale_objects(desired, desired) == []
     assert stale_objects([], desired) == []
     assert stale_objects(None, desired) == []
+
+
+def test_namespace_is_the_roles_to_decide():
+    """The role passes metallb_namespace; the model keeps no second default for it."""
+    config = {key: value for key, value in L2_SITE.items() if key != "namespace"}
+    with pytest.raises(MetalLBConfigError, match=r"^metallb_namespace: missing"):
+        build_objects(config)
+    with pytest.raises(MetalLBConfigError, match=r"^metallb_namespace: None is empty; give a value"):
+        build_objects({**L2_SITE, "namespace": None})
+    assert {o["metadata"]["namespace"] for o in build_objects({**L2_SITE, "namespace": "lb"})} == {"lb"}

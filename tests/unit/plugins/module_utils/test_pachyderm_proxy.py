@@ -122,32 +122,41 @@ def test_the_acme_route_goes_to_cert_managers_solver_pods_through_a_service_in_t
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        (dict(TLS, proxy_acme_solver={"host": "s", "port": 8089}), "pachyderm_proxy_acme_solver is"),
+        (
+            dict(TLS, proxy_acme_solver={"host": "s", "port": 8089}),
+            "pachyderm_proxy_acme_solver: {'host': 's', 'port': 8089} is set but",
+        ),
         (
             dict(TLS, legacy_ports={"grpc": 443}),
-            "pachyderm_legacy_ports.grpc is 443, which the one port's HTTPS",
+            "pachyderm_legacy_ports.grpc: 443 is already used by the one port's HTTPS",
         ),
-        (dict(TLS, legacy_ports={"console": 80}), "pachyderm_legacy_ports.console is 80"),
+        (dict(TLS, legacy_ports={"console": 80}), "pachyderm_legacy_ports.console: 80 is already used"),
         (
             {"platform": "kind", "legacy_ports": {"grpc": 30080}},
-            "pachyderm_legacy_ports.grpc is 30080, which pachyderm_http_node_port already uses",
+            "pachyderm_legacy_ports.grpc: 30080 is already used by pachyderm_http_node_port",
         ),
         (
             {"platform": "aws", "legacy_ports": {"grpc": 30650, "s3_gateway": "30650"}},
-            "pachyderm_legacy_ports.s3_gateway is 30650, which pachyderm_legacy_ports.grpc already uses",
+            "pachyderm_legacy_ports.s3_gateway: 30650 is already used by pachyderm_legacy_ports.grpc",
         ),
         (dict(TLS, proxy_config="chart", legacy_ports={"grpc": 30650}), "pachyderm_proxy_config: collection"),
         (
             {"platform": "kind", "proxy_config": "chart", "legacy_ports": {"pachd_http": 30659}},
             "pachd_http needs",
         ),
-        ({"platform": "kind", "proxy_config": "envoy"}, "pachyderm_proxy_config is 'envoy'"),
+        (
+            {"platform": "kind", "proxy_config": "envoy"},
+            "pachyderm_proxy_config: 'envoy' is not a proxy configuration",
+        ),
         (
             {"platform": "kind", "proxy_memory_limit": "1Gi", "proxy_max_heap": "900Mi"},
-            "pachyderm_proxy_max_heap is",
+            "pachyderm_proxy_max_heap: '900Mi' (900Mi) is more than 80%",
         ),
         ({"platform": "kind", "proxy_memory_limit": "512Mi"}, "raise it to at least 700Mi"),
-        ({"platform": "kind", "proxy_memory_limit": "lots"}, "pachyderm_proxy_memory_limit is 'lots'"),
+        (
+            {"platform": "kind", "proxy_memory_limit": "lots"},
+            "pachyderm_proxy_memory_limit: 'lots' is not a memory quantity",
+        ),
         ({"platform": "kind", "proxy_limits": {"max_heap_bytes": 1}}, "set pachyderm_proxy_max_heap"),
         (
             {"platform": "kind", "proxy_limits": {"stream_window_bytes": 10}},
@@ -155,8 +164,14 @@ def test_the_acme_route_goes_to_cert_managers_solver_pods_through_a_service_in_t
         ),
         ({"platform": "kind", "proxy_timeouts": {"connect": 0}}, "pachyderm_proxy_timeouts.connect"),
         ({"platform": "kind", "proxy_s3_hosts": ["not a host"]}, "pachyderm_proxy_s3_hosts[0]"),
-        ({"platform": "kind", "proxy_image": "Envoy Proxy"}, "pachyderm_proxy_image is"),
-        ({"platform": "kind", "proxy_image_tag": "v1:2"}, "pachyderm_proxy_image_tag is"),
+        (
+            {"platform": "kind", "proxy_image": "Envoy Proxy"},
+            "pachyderm_proxy_image: 'Envoy Proxy' is not an image repository",
+        ),
+        (
+            {"platform": "kind", "proxy_image_tag": "v1:2"},
+            "pachyderm_proxy_image_tag: 'v1:2' is not an image tag",
+        ),
     ],
 )
 def test_bad_input_is_refused_naming_the_variable(inputs, message):

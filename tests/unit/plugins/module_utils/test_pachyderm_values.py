@@ -242,7 +242,9 @@ def test_tls_points_the_proxy_at_the_secret():
 
 
 def test_tls_without_a_host_names_the_host_variable():
-    with pytest.raises(ValueError, match="pachyderm_proxy_host \\(oneport_proxy_host\\) is empty"):
+    with pytest.raises(
+        ValueError, match=r"pachyderm_proxy_host \(oneport_proxy_host\): '' is empty but pachyderm_tls"
+    ):
         inputs_model.check_inputs({"platform": "local", "tls": "self_signed"})
 
 
@@ -317,7 +319,7 @@ def test_upstream_connectors_reach_the_chart_through_a_secret_only():
 
 def test_an_inline_client_secret_is_refused():
     idp = {"id": "okta", "type": "oidc", "config": {"clientSecret": "x"}}
-    with pytest.raises(ValueError, match=r"config\.clientSecret is given inline"):
+    with pytest.raises(ValueError, match=r"config\.clientSecret: '<hidden>' is given inline"):
         inputs_model.check_inputs({"platform": "local", "upstream_idps": [idp]})
 
 
@@ -342,13 +344,13 @@ def test_the_mock_idp_is_off_in_production_by_default():
 
 def test_the_mock_idp_is_refused_in_production():
     with pytest.raises(
-        ValueError, match="pachyderm_mock_idp is true but pachyderm_environment is 'production'"
+        ValueError, match="pachyderm_mock_idp: True but pachyderm_environment is 'production'"
     ):
         inputs_model.check_inputs({"platform": "metallb", "mock_idp": True})
 
 
 def test_auth_stays_on_in_production():
-    with pytest.raises(ValueError, match="pachyderm_auth_enabled is false"):
+    with pytest.raises(ValueError, match="pachyderm_auth_enabled: False in a production environment"):
         inputs_model.check_inputs({"platform": "metallb", "auth_enabled": False})
 
 
@@ -363,7 +365,7 @@ def test_allowed_users_and_groups_become_cluster_role_bindings():
 
 
 def test_a_user_with_spaces_is_refused():
-    with pytest.raises(ValueError, match="pachyderm_allowed_users has 'alice smith'"):
+    with pytest.raises(ValueError, match="pachyderm_allowed_users: 'alice smith' is not a user name"):
         inputs_model.check_inputs({"platform": "metallb", "allowed_users": ["alice smith"]})
 
 
@@ -389,7 +391,7 @@ def test_an_internal_load_balancer_needs_no_acknowledgement():
 
 
 def test_enterprise_needs_a_license():
-    with pytest.raises(ValueError, match="pachyderm_enterprise_enabled is true but there is no license"):
+    with pytest.raises(ValueError, match="pachyderm_enterprise_enabled: True but there is no license"):
         inputs_model.check_inputs({"platform": "local", "enterprise_enabled": True})
 
 
@@ -484,7 +486,9 @@ def test_an_external_database_takes_its_password_from_a_secret():
 
 
 def test_an_external_database_without_a_host_is_refused():
-    with pytest.raises(ValueError, match="pachyderm_database_host is empty"):
+    with pytest.raises(
+        ValueError, match="pachyderm_database_host: '' is empty but pachyderm_database is 'external'"
+    ):
         inputs_model.check_inputs(
             {"platform": "local", "database": "external", "database_password_secret": "pg"}
         )

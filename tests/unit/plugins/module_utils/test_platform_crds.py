@@ -24,6 +24,7 @@ def test_metallb_l2_objects_match_the_crds(metallb_schemas):
     assert_valid(
         build_objects(
             {
+                "namespace": "metallb-system",
                 "address_pools": [
                     {
                         "name": "public",
@@ -43,6 +44,7 @@ def test_metallb_bgp_objects_match_the_crds(metallb_schemas):
     assert_valid(
         build_objects(
             {
+                "namespace": "metallb-system",
                 "address_pools": [{"name": "bgp", "addresses": ["10.30.0.0/24"]}],
                 "bgp_peers": [
                     {

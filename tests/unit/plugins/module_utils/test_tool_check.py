@@ -89,7 +89,9 @@ def test_plugins_are_not_listed_without_helm(bin_dir):
 
 
 def test_an_unknown_tool_is_refused_with_the_known_ones(bin_dir):
-    with pytest.raises(ValueError, match="tools has helm-diff; the tools with a version command are helm"):
+    with pytest.raises(
+        ValueError, match=r"tools: \[.helm-diff.\] are not tools with a version command; use helm"
+    ):
         check_tools(str(bin_dir), ["helm-diff"])
 
 

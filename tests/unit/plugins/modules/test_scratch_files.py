@@ -67,7 +67,7 @@ def test_each_run_gets_its_own_directory(capsys, tmpdir_env):
     [
         ("../escape", {"content": "x"}, "plain file name"),
         ("sub/file", {"content": "x"}, "plain file name"),
-        ("values.yaml", {"content": "x", "mode": "rw"}, "files.values.yaml.mode is"),
+        ("values.yaml", {"content": "x", "mode": "rw"}, "files.values.yaml.mode: "),
         ("values.yaml", {"content": "x", "mode": "1777"}, "not an octal file mode"),
         ("values.yaml", {"mode": "0600"}, "files.values.yaml needs content"),
     ],
