@@ -65,7 +65,7 @@ def test_a_pachyderm_input_the_model_refuses_stops_site_before_any_stage_changes
     result = site(local_inventory_on_sandbox, tmp_path, "-e", "pachyderm_proxy_memory_limit=256Mi")
     assert result.returncode != 0
     output = " ".join(result.stdout.split())
-    assert "pachyderm_proxy_memory_limit is '256Mi'" in output, result.stdout[-3000:]
+    assert "pachyderm_proxy_memory_limit: '256Mi' gives a heap" in output, result.stdout[-3000:]
     assert "Preflight - check the fleet and every stage's inputs" in output
     assert cluster_state(local_inventory_on_sandbox) == before
 
