@@ -72,16 +72,6 @@ class Network:
         self.host_veth = f"op{ident}h"
         self.cgroup_root = f"/oneport-{ident}"
 
-    def as_dict(self) -> dict:
-        return {
-            "index": self.index,
-            "node_ip": self.node_ip,
-            "host_ip": self.host_ip,
-            "pod_cidr": self.pod_cidr,
-            "pool": self.pool,
-            "netns": self.netns,
-        }
-
 
 def _routed(routes: str) -> list:
     networks = []

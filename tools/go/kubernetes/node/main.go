@@ -4,17 +4,13 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"github.com/spf13/cobra"
-	"k8s.io/component-base/cli"
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	_ "k8s.io/component-base/metrics/prometheus/version"
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
+	"oneport.local/tools/kubernetes/multicall"
 )
 
 var components = map[string]func() *cobra.Command{
@@ -23,21 +19,5 @@ var components = map[string]func() *cobra.Command{
 }
 
 func main() {
-	name := filepath.Base(os.Args[0])
-	args := os.Args[1:]
-	if _, ok := components[name]; !ok {
-		if len(args) == 0 {
-			fmt.Fprintln(os.Stderr, "usage: kube-node kubelet|kube-proxy [flags]")
-			os.Exit(2)
-		}
-		name, args = args[0], args[1:]
-	}
-	newCommand, ok := components[name]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "kube-node: unknown component %q (kubelet, kube-proxy)\n", name)
-		os.Exit(2)
-	}
-	command := newCommand()
-	command.SetArgs(args)
-	os.Exit(cli.Run(command))
+	multicall.Run("kube-node", components)
 }
