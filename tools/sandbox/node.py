@@ -336,7 +336,8 @@ def bind_hostpath(node_dir: Path) -> None:
     bind_dir(node_dir / "hostpath_pv", HOSTPATH_ROOT.rstrip("/"))
 
 
-def _descendants(root_pid: int) -> list[int]:
+def descendants(root_pid: int) -> list[int]:
+    """Every process below root_pid, at any depth (found through /proc: sessions of their own too)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -441,7 +442,7 @@ def inside(args) -> int:
             procs["containerd"].wait(10)
     me = os.getpid()
     for _round in range(3):
-        left = _descendants(me)
+        left = descendants(me)
         if not left:
             break
         for pid in left:

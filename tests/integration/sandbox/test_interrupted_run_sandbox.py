@@ -20,6 +20,8 @@ import pytest
 from support.paths import REPO
 from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
 
+from tools.sandbox.node import descendants
+
 INVENTORY = REPO / "inventories" / "local"
 NAMESPACE = "pachyderm-interrupted"
 RELEASE = "pachyderm-interrupted"
@@ -49,26 +51,6 @@ def helm_statuses(sandbox) -> list[str]:
     )
     ordered = sorted(secrets.items, key=lambda item: int(item.metadata.labels["version"]))
     return [item.metadata.labels["status"] for item in ordered]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below pid (Ansible's workers and module processes may start sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
 
 
 def kill_tree(pid: int) -> None:
