@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -127,10 +128,34 @@ def state_dir() -> Path:
     return Path(explicit) if explicit else REPO / ".build" / "sandbox"
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel hands out as source ports of outgoing connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port that is free now and stays free: the sandbox keeps its ports across `up`s.
+
+    Ports come from below the kernel's ephemeral range. A port from inside it (what binding port 0
+    gives) can be taken in the meantime as the source port of any outgoing connection, and a component
+    started later then finds its recorded port in use.
+    """
+    low, _ = ephemeral_ports()
+    first = max(1024, low - 12000)
+    candidates = list(range(first, low))
+    random.SystemRandom().shuffle(candidates)
+    for port in candidates[:200]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise SandboxError(f"no free loopback port in {first}-{low - 1}, below the ephemeral range")
 
 
 def port_in_use(port: int) -> bool:

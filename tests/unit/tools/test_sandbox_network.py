@@ -91,3 +91,12 @@ def test_a_long_state_directory_is_refused_before_anything_starts(tmp_path):
 )
 def test_only_the_provisioners_own_directories_are_ever_removed(path, ours):
     assert cluster._is_provisioned_hostpath(path) is ours
+
+
+def test_sandbox_ports_sit_below_the_kernels_ephemeral_range():
+    # The sandbox keeps its ports across `up`s: one from the ephemeral range can meanwhile become the
+    # source port of an outgoing connection, and the component started later then finds it taken.
+    low, _ = cluster.ephemeral_ports()
+    ports = {cluster.free_port() for _ in range(20)}
+    assert all(1024 <= port < low for port in ports), ports
+    assert len(ports) > 1  # picked at random, not the first free one every time
