@@ -2,8 +2,10 @@
 
 Each image is a `docker save`-style archive (manifest.json naming the image in RepoTags, a config whose
 `rootfs.diff_ids` lists the layer digests, one uncompressed layer tar) that `ctr images import` takes as
-it is. The layer holds the static binary and the few files a process expects (/etc/passwd, /tmp).
-Archives are deterministic (fixed times, owners and order), so the same binary gives the same image ID.
+it is. The layer holds the few files a process expects (/etc/passwd, /tmp) and what the image carries:
+a static binary, whole directory trees of tools (Debian packages unpacked with their libraries, a built
+application) and scripts of this repository. Archives are deterministic (fixed times, owners and
+order), so the same inputs give the same image ID, and are rewritten only when their inputs change.
 
 CATALOGUE maps every image name the sandbox can provide to how it is made. A pod that asks for any
 other image is refused by `missing()` with the image's name, before kubelet would try a pull that can
@@ -15,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,14 +38,27 @@ NSSWITCH = b"hosts: files dns\n"
 
 @dataclass(frozen=True)
 class Image:
-    """One image: the sandbox tool whose binary it carries, where, and how the container starts."""
+    """One image: what it carries from the sandbox's tools and this repository, and how it starts.
 
-    binary: str  # a tool of tools/tools.yml, found in the checkout's bin/
-    path: str  # the binary's path in the image
+    `binary` is a tool of tools/tools.yml whose one file goes at `path`. `trees` copies whole directory
+    tools (a Debian tree, a built application) under a path of the image ("/" merges at the root);
+    `files` copies files of this repository (entrypoint scripts), given relative to its root.
+    """
+
     entrypoint: tuple[str, ...]
+    binary: str = ""
+    path: str = ""
+    trees: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
     cmd: tuple[str, ...] = ()
     user: str = ""
+    env: tuple[str, ...] = ()
+    workdir: str = "/"
     ports: tuple[str, ...] = field(default=())
+
+    def tools(self) -> tuple[str, ...]:
+        """The tools of tools/tools.yml this image is made from."""
+        return ((self.binary,) if self.binary else ()) + tuple(tool for tool, _ in self.trees)
 
 
 CATALOGUE: dict[str, Image] = {
@@ -64,43 +81,119 @@ CATALOGUE: dict[str, Image] = {
 }
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 0o644) -> None:
+# Bumped when the way archives are written changes, so archives written before are rewritten.
+FORMAT = 2
+REPO = Path(__file__).resolve().parents[2]
+# Marks the installer leaves in a tool's tree: not part of what the tool is.
+TOOL_MARKS = {".complete", ".lock"}
+
+
+def _info(name: str, mode: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name.lstrip("/"))
     info.mtime = 0
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
+    info.mode = mode
+    return info
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 0o644) -> None:
+    info = _info(name, mode)
     if data is None:
         info.type = tarfile.DIRTYPE
-        info.mode = mode
         tar.addfile(info)
         return
     info.size = len(data)
-    info.mode = mode
     tar.addfile(info, io.BytesIO(data))
 
 
-def layer(image: Image, binary: bytes) -> bytes:
-    """The image's one layer: its binary plus the files every process may look for."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        dirs = {"etc", "tmp"}
-        parent = str(Path(image.path).parent).lstrip("/")
-        while parent and parent != ".":
-            dirs.add(parent)
+def _tree_entries(root: Path, dest: str) -> dict[str, tuple]:
+    """A tool's directory tree as layer entries under `dest`: directories, files and symlinks as they are."""
+    entries: dict[str, tuple] = {}
+    prefix = dest.strip("/")
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in TOOL_MARKS:
+            continue
+        name = f"{prefix}/{relative}" if prefix else str(relative)
+        mode = path.lstat().st_mode & 0o7777
+        if path.is_symlink():
+            entries[name] = ("link", os.readlink(path))
+        elif path.is_dir():
+            entries[name] = ("dir", mode)
+        else:
+            entries[name] = ("file", path, mode)
+    return entries
+
+
+def layer_entries(image: Image, find_tool) -> dict[str, tuple]:
+    """Everything the image's one layer holds, by path; later sources win over earlier ones.
+
+    The base files every process may look for come first, then the trees, the binary and this
+    repository's files, so an image can bring its own /etc/passwd (a user its program needs).
+    """
+    entries: dict[str, tuple] = {
+        "etc": ("dir", 0o755),
+        "tmp": ("dir", 0o1777),
+        "etc/passwd": ("data", PASSWD, 0o644),
+        "etc/group": ("data", GROUP, 0o644),
+        "etc/nsswitch.conf": ("data", NSSWITCH, 0o644),
+    }
+    for tool, dest in image.trees:
+        entries.update(_tree_entries(Path(find_tool(tool)).resolve(), dest))
+    if image.binary:
+        entries[image.path.lstrip("/")] = ("file", Path(find_tool(image.binary)).resolve(), 0o755)
+    for source, dest in image.files:
+        path = REPO / source
+        entries[dest.lstrip("/")] = ("file", path, path.stat().st_mode & 0o755 | 0o644)
+    for name in list(entries):  # every parent directory, even where no source names it
+        parent = str(Path(name).parent)
+        while parent != "." and parent not in entries:
+            entries[parent] = ("dir", 0o755)
             parent = str(Path(parent).parent)
-        for name in sorted(dirs):
-            _add(tar, name, mode=0o1777 if name == "tmp" else 0o755)
-        _add(tar, "etc/passwd", PASSWD)
-        _add(tar, "etc/group", GROUP)
-        _add(tar, "etc/nsswitch.conf", NSSWITCH)
-        _add(tar, image.path, binary, mode=0o755)
-    return buf.getvalue()
+    return entries
 
 
-def archive(name: str, image: Image, binary: bytes) -> bytes:
-    """A `docker save`-style archive of one image named `name` (what `ctr images import` reads)."""
-    layer_tar = layer(image, binary)
-    diff_id = "sha256:" + hashlib.sha256(layer_tar).hexdigest()
+class _Hashing(io.RawIOBase):
+    """A writable file that also hashes what passes through it (the layer's diff ID)."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+
+def write_layer(entries: dict[str, tuple], fh) -> str:
+    """Write the layer tar to `fh` in path order with fixed times and owners; returns its diff ID."""
+    hashing = _Hashing(fh)
+    with tarfile.open(fileobj=hashing, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+        for name in sorted(entries):
+            kind, *rest = entries[name]
+            if kind == "dir":
+                _add(tar, name, mode=rest[0])
+            elif kind == "data":
+                _add(tar, name, rest[0], mode=rest[1])
+            elif kind == "link":
+                info = _info(name, 0o777)
+                info.type = tarfile.SYMTYPE
+                info.linkname = rest[0]
+                tar.addfile(info)
+            else:
+                source, mode = rest
+                info = _info(name, mode)
+                info.size = source.stat().st_size
+                with source.open("rb") as data:
+                    tar.addfile(info, data)
+    return "sha256:" + hashing.digest.hexdigest()
+
+
+def image_config(image: Image, diff_id: str) -> bytes:
     config = {
         "architecture": "amd64",
         "os": "linux",
@@ -108,25 +201,66 @@ def archive(name: str, image: Image, binary: bytes) -> bytes:
         "config": {
             "Entrypoint": list(image.entrypoint),
             "Cmd": list(image.cmd) or None,
-            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"],
+            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", *image.env],
             "User": image.user,
-            "WorkingDir": "/",
+            "WorkingDir": image.workdir,
             "ExposedPorts": {port: {} for port in image.ports} or None,
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"oneport sandbox: {image.binary}"}],
+        "history": [
+            {"created": "1970-01-01T00:00:00Z", "created_by": f"oneport sandbox: {', '.join(image.tools())}"}
+        ],
     }
-    config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    layer_name = diff_id.removeprefix("sha256:") + "/layer.tar"
-    manifest = [{"Config": config_name, "RepoTags": [name], "Layers": [layer_name]}]
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        _add(tar, diff_id.removeprefix("sha256:"), mode=0o755)
-        _add(tar, layer_name, layer_tar)
-        _add(tar, config_name, config_bytes)
-        _add(tar, "manifest.json", json.dumps(manifest).encode())
-    return buf.getvalue()
+    return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+
+
+def write_archive(name: str, image: Image, find_tool, path: Path) -> None:
+    """Write a `docker save`-style archive of one image named `name` (what `ctr images import` reads).
+
+    The layer is streamed through a temporary file, so images of hundreds of megabytes never sit in
+    memory; the archive replaces `path` atomically.
+    """
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        layer_path = Path(tmp) / "layer.tar"
+        with layer_path.open("wb") as fh:
+            diff_id = write_layer(layer_entries(image, find_tool), fh)
+        config_bytes = image_config(image, diff_id)
+        config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+        layer_name = diff_id.removeprefix("sha256:") + "/layer.tar"
+        manifest = [{"Config": config_name, "RepoTags": [name], "Layers": [layer_name]}]
+        out = Path(tmp) / "archive.tar"
+        with tarfile.open(out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            _add(tar, diff_id.removeprefix("sha256:"), mode=0o755)
+            info = _info(layer_name, 0o644)
+            info.size = layer_path.stat().st_size
+            with layer_path.open("rb") as data:
+                tar.addfile(info, data)
+            _add(tar, config_name, config_bytes)
+            _add(tar, "manifest.json", json.dumps(manifest).encode())
+        out.replace(path)
+
+
+def archive(name: str, image: Image, find_tool) -> bytes:
+    """The archive `write_archive` makes, as bytes (for small images and tests)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "image.tar"
+        write_archive(name, image, find_tool, path)
+        return path.read_bytes()
+
+
+def fingerprint(name: str, image: Image, find_tool) -> str:
+    """What an archive was made from: each tool's installed path and time, each repository file's digest.
+
+    Tools install into versioned directories of the per-user cache and are replaced as a whole, so
+    their path and modification time tell a changed tool; archives are rewritten only then.
+    """
+    tools = []
+    for tool in image.tools():
+        resolved = Path(find_tool(tool)).resolve()
+        stat = resolved.stat()
+        tools.append([tool, str(resolved), stat.st_mtime_ns, stat.st_size])
+    files = [[source, hashlib.sha256((REPO / source).read_bytes()).hexdigest()] for source, _ in image.files]
+    return json.dumps([FORMAT, name, repr(image), tools, files])
 
 
 def image_id(archive_bytes: bytes) -> str:
@@ -144,16 +278,26 @@ def missing(wanted: list[str] | set[str]) -> list[str]:
     return sorted(set(wanted) - set(CATALOGUE))
 
 
-def build_all(find_binary, out_dir: Path) -> dict[str, Path]:
-    """Write every catalogue image's archive into `out_dir` (rewritten only when it changed)."""
+def archive_path(out_dir: Path, name: str) -> Path:
+    return out_dir / (name.replace("/", "_").replace(":", "_") + ".tar")
+
+
+def build_all(find_tool, out_dir: Path) -> dict[str, Path]:
+    """Write every catalogue image's archive into `out_dir`, only where what it is made from changed.
+
+    Archives of images no longer in the catalogue are removed, so the node imports only these.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, image in CATALOGUE.items():
-        data = archive(name, image, Path(find_binary(image.binary)).read_bytes())
-        path = out_dir / (name.replace("/", "_").replace(":", "_") + ".tar")
-        if not path.exists() or path.read_bytes() != data:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+        path = archive_path(out_dir, name)
+        inputs = fingerprint(name, image, find_tool)
+        stamp = path.with_suffix(".inputs")
+        if not path.exists() or not stamp.exists() or stamp.read_text() != inputs:
+            write_archive(name, image, find_tool, path)
+            stamp.write_text(inputs)
         written[name] = path
+    for stale in set(out_dir.glob("*.tar")) - set(written.values()):
+        stale.unlink()
+        stale.with_suffix(".inputs").unlink(missing_ok=True)
     return written

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
+import os
 import tarfile
 
 import pytest
@@ -94,25 +96,99 @@ def test_the_review_answers_with_a_base64_json_patch_and_always_allows():
     assert json.loads(base64.b64decode(answer["patch"])) == placement.place_pod(pod(images.PROBE_IMAGE), REAL)
 
 
-def test_an_image_archive_is_deterministic_and_named_as_the_chart_asks():
-    image = images.CATALOGUE[images.METALLB_SPEAKER_IMAGE]
-    first = images.archive(images.METALLB_SPEAKER_IMAGE, image, b"\x7fELF binary")
-    assert first == images.archive(images.METALLB_SPEAKER_IMAGE, image, b"\x7fELF binary")
-    assert first != images.archive(images.METALLB_SPEAKER_IMAGE, image, b"\x7fELF other")
-    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))
-        assert manifest[0]["RepoTags"] == ["quay.io/metallb/speaker:v0.16.1"]
-        config = json.load(tar.extractfile(manifest[0]["Config"]))
-        layer = tar.extractfile(manifest[0]["Layers"][0]).read()
-    import hashlib
+def tool_finder(tmp_path, **contents):
+    """find_tool over files (bytes) and trees (dicts of relative path -> bytes or ("link", target))."""
+    for tool, content in contents.items():
+        where = tmp_path / "tools" / tool
+        if isinstance(content, bytes):
+            where.parent.mkdir(parents=True, exist_ok=True)
+            where.write_bytes(content)
+            continue
+        for relative, data in content.items():
+            path = where / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(data, tuple):
+                path.symlink_to(data[1])
+            else:
+                path.write_bytes(data)
+    return lambda tool: str(tmp_path / "tools" / tool)
 
-    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer).hexdigest()]
+
+def read_image(data: bytes) -> tuple[list, dict, tarfile.TarFile]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        config = json.load(outer.extractfile(manifest[0]["Config"]))
+        layer_bytes = outer.extractfile(manifest[0]["Layers"][0]).read()
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer_bytes).hexdigest()]
+    return manifest, config, tarfile.open(fileobj=io.BytesIO(layer_bytes))
+
+
+def test_an_image_archive_is_deterministic_and_named_as_the_chart_asks(tmp_path):
+    image = images.CATALOGUE[images.METALLB_SPEAKER_IMAGE]
+    one = tool_finder(tmp_path / "a", **{"metallb-speaker": b"\x7fELF binary"})
+    other = tool_finder(tmp_path / "b", **{"metallb-speaker": b"\x7fELF other"})
+    first = images.archive(images.METALLB_SPEAKER_IMAGE, image, one)
+    assert first == images.archive(images.METALLB_SPEAKER_IMAGE, image, one)
+    assert first != images.archive(images.METALLB_SPEAKER_IMAGE, image, other)
+    manifest, config, layer = read_image(first)
+    assert manifest[0]["RepoTags"] == ["quay.io/metallb/speaker:v0.16.1"]
     assert config["config"]["Entrypoint"] == ["/speaker"]
-    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
-        binary = tar.getmember("speaker")
-        assert binary.mode == 0o755 and tar.extractfile(binary).read() == b"\x7fELF binary"
-        assert "etc/passwd" in tar.getnames()
+    assert layer.extractfile("speaker").read() == b"\x7fELF binary"
+    assert layer.getmember("speaker").mode == 0o755
+    assert "etc/passwd" in layer.getnames()
     assert images.image_id(first) == "sha256:" + manifest[0]["Config"].removesuffix(".json")
+
+
+def test_an_image_carries_trees_and_repository_files_and_the_later_source_wins(tmp_path):
+    find_tool = tool_finder(
+        tmp_path,
+        base={
+            "usr/lib/x86_64-linux-gnu/libc.so.6": b"libc",
+            "lib64/ld-linux-x86-64.so.2": ("link", "../usr/lib/x86_64-linux-gnu/ld.so"),
+            ".complete": b"1\n",
+        },
+        app={"dist/index.js": b"console.log(1)"},
+    )
+    image = images.Image(
+        entrypoint=("/entrypoint.sh",),
+        trees=(("base", "/"), ("app", "/app")),
+        files=(("tools/sandbox/images.py", "/entrypoint.sh"), ("tools/sandbox/images.py", "/etc/passwd")),
+        env=("HOME=/app",),
+        workdir="/app",
+    )
+    _, config, layer = read_image(images.archive("example.test/app:1", image, find_tool))
+    names = layer.getnames()
+    assert names == sorted(names)
+    assert layer.extractfile("usr/lib/x86_64-linux-gnu/libc.so.6").read() == b"libc"
+    assert layer.getmember("lib64/ld-linux-x86-64.so.2").linkname == "../usr/lib/x86_64-linux-gnu/ld.so"
+    assert layer.extractfile("app/dist/index.js").read() == b"console.log(1)"
+    assert ".complete" not in names  # the installer's mark is not part of the tool
+    assert "usr/lib" in names and "app" in names  # every parent directory is there
+    script = (images.REPO / "tools/sandbox/images.py").read_bytes()
+    assert layer.extractfile("entrypoint.sh").read() == script
+    assert layer.extractfile("etc/passwd").read() == script  # the image's own file over the base one
+    assert {(member.uid, member.mtime) for member in layer.getmembers()} == {(0, 0)}
+    assert config["config"]["Env"] == ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/app"]
+    assert config["config"]["WorkingDir"] == "/app"
+    assert "base, app" in config["history"][0]["created_by"]
+
+
+def test_archives_are_rewritten_only_when_what_they_are_made_from_changed(tmp_path, monkeypatch):
+    image = images.Image(entrypoint=("/app",), binary="app", path="/app")
+    monkeypatch.setattr(images, "CATALOGUE", {"example.test/app:1": image})
+    out = tmp_path / "images"
+    out.mkdir()
+    (out / "example.test_gone_1.tar").write_bytes(b"an image no longer in the catalogue")
+    find_tool = tool_finder(tmp_path / "v1", app=b"one")
+    path = images.build_all(find_tool, out)["example.test/app:1"]
+    assert sorted(p.name for p in out.glob("*.tar")) == ["example.test_app_1.tar"]
+    written = path.stat().st_mtime_ns
+    os.utime(path, ns=(written - 10**9, written - 10**9))
+    images.build_all(find_tool, out)
+    assert path.stat().st_mtime_ns == written - 10**9  # unchanged inputs: not rewritten
+    images.build_all(tool_finder(tmp_path / "v2", app=b"two"), out)
+    _, _, layer = read_image(path.read_bytes())
+    assert layer.extractfile("app").read() == b"two"
 
 
 def test_missing_names_every_image_outside_the_catalogue():
