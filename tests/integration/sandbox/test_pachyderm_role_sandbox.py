@@ -11,10 +11,11 @@ and is removed afterwards.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
-from support.paths import REPO
+from support.paths import REPO, bin_tool
 from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, json_report, remove_release
 
 INVENTORY = REPO / "inventories" / "local"
@@ -257,3 +258,59 @@ def test_the_configuration_read_back_from_the_cluster_validates_and_routes_real_
             proxy.stop()
         for backend in backends.values():
             backend.stop()
+
+
+# A release of its own that cannot become ready: its proxy asks for more memory than any node has.
+FAILING = (
+    "-e",
+    "oneport_namespace=pachyderm-role-failing",
+    "-e",
+    "pachyderm_release_name=pachyderm-role-failing",
+    "-e",
+    "pachyderm_http_node_port=30082",
+    "-e",
+    "pachyderm_https_node_port=30445",
+    "-e",
+    "pachyderm_proxy_memory_limit=300Gi",
+    "-e",
+    "pachyderm_wait_timeout=20",
+)
+
+
+def test_a_release_that_does_not_become_ready_is_reported_pod_by_pod_then_undone(local_inventory_on_sandbox):
+    sandbox = local_inventory_on_sandbox
+    try:
+        result = ansible_playbook(
+            "playbooks/pachyderm.yml",
+            "-e",
+            "pachyderm_service_type=NodePort",
+            *local_chart(sandbox),
+            *FAILING,
+            inventory=INVENTORY,
+        )
+        output = result.stdout
+        assert result.returncode != 0, output[-4000:]
+        assert "release pachyderm-role-failing in namespace pachyderm-role-failing failed" in output
+        assert "It was undone (the first install removed)" in output
+        # The report read before the undo: the object to fix, and why no node takes its pod.
+        assert "fix Deployment pachyderm-role-failing/pachyderm-proxy:" in output
+        assert "not scheduled: 0/2 nodes are available" in output and "Insufficient memory" in output
+        helm = subprocess.run(
+            [
+                str(bin_tool("helm")),
+                "--kubeconfig",
+                str(sandbox.kubeconfig),
+                "status",
+                "pachyderm-role-failing",
+                "--namespace",
+                "pachyderm-role-failing",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (
+            helm.returncode != 0 and "not found" in helm.stderr
+        )  # the first install is gone, as --atomic would
+    finally:
+        remove_release(*FAILING[:8])

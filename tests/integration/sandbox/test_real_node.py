@@ -280,6 +280,93 @@ def test_an_image_missing_on_the_real_node_fails_at_once_naming_it(real):
     kubectl(real, "delete", "pod", "absent-bound", "--wait=false")
 
 
+# ---------------------------------------------------------------- a rollout that is not ready
+REPORT_PLAY = """
+- name: Read why the pods of a namespace are not ready, as the pachyderm role does before an undo
+  hosts: sandbox
+  gather_facts: false
+  module_defaults:
+    group/kubernetes.core.k8s:
+      kubeconfig: "{{ kubeconfig }}"
+  tasks:
+    - name: Diagnose
+      ansible.builtin.include_role:
+        name: oneport.pachyderm.pachyderm
+        tasks_from: diagnose.yml
+      vars:
+        pachyderm_namespace: not-ready
+    - name: Keep the report
+      ansible.builtin.copy:
+        content: "{{ _pachyderm_rollout_report | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+"""
+
+
+def test_pods_that_are_not_ready_are_reported_with_the_object_events_log_and_image(real, tmp_path):
+    # A Deployment whose container exits at once (its log says why) and a pod whose image is missing.
+    crasher = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "crasher", "namespace": "not-ready"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "crasher"}},
+            "template": {
+                "metadata": {"labels": {"app": "crasher"}},
+                "spec": {"containers": [{"name": "main", "image": PROBE, "args": ["no-such-command"]}]},
+            },
+        },
+    }
+    absent = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "absent", "namespace": "not-ready"},
+        "spec": {
+            "nodeName": node.NODE_NAME,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "main", "image": "quay.io/example/absent:1.0"}],
+        },
+    }
+    kubectl(real, "create", "namespace", "not-ready")
+    try:
+        kubectl(
+            real,
+            "apply",
+            "-f",
+            "-",
+            stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [crasher, absent]}),
+        )
+
+        def crashed_once() -> None:
+            pods = json.loads(
+                kubectl(real, "-n", "not-ready", "get", "pods", "-l", "app=crasher", "-o", "json")
+            )
+            assert (
+                pods["items"]
+                and pods["items"][0]["status"]["containerStatuses"][0].get("restartCount", 0) >= 1
+            )
+
+        eventually(crashed_once, timeout=60)
+        play = tmp_path / "report.yml"
+        play.write_text(REPORT_PLAY)
+        out = tmp_path / "report.json"
+        result = run_playbook(play, {"kubeconfig": str(real.kubeconfig), "out": str(out)}, tmp_path)
+        assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+        report = json.loads(out.read_text())
+        by_object = {item["object"]: item for item in report["unready"]}
+        assert set(by_object) == {"Deployment not-ready/crasher", "Pod not-ready/absent"}
+        crash = by_object["Deployment not-ready/crasher"]
+        assert "code 2 (Error)" in crash["problems"][0]  # waiting to restart, or just exited
+        assert crash["logs"]["main"][-1] == "probe: unknown command no-such-command"
+        assert any(event.startswith("BackOff:") for event in crash["events"])
+        missing = by_object["Pod not-ready/absent"]
+        assert "image quay.io/example/absent:1.0 cannot be had" in missing["problems"][0]
+        assert "logs" in missing and missing["logs"] == {}  # it never ran: no log read
+        assert "fix Deployment not-ready/crasher:" in report["text"]
+    finally:
+        kubectl(real, "delete", "namespace", "not-ready", "--wait=false")
+
+
 # ---------------------------------------------------------------- MetalLB for real
 def test_the_metallb_role_converges_on_the_real_controller_and_speaker(real, tmp_path):
     pool = real.network.pool
