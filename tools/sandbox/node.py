@@ -12,8 +12,9 @@ The node has no default route: nothing in it can reach anything but the host's v
 pods. The host gains one interface, two routes and the netns file; `down` removes all three.
 
 Host isolation: the node's processes run in a private mount namespace (`unshare --mount`) in
-which `/run` is a tmpfs, `/var/lib` and `/var/log` are directories of the sandbox (kubelet hard-codes
-/var/log/pods and libcni /var/lib/cni), and the three sysctl files kubelet would rewrite
+which `/run` is a tmpfs, `/var` is a directory of the sandbox (kubelet hard-codes /var/log/pods and
+libcni /var/lib/cni; hostPath volumes such as Pachyderm's local storage live under /var), and the
+three sysctl files kubelet would rewrite
 (vm/overcommit_memory, kernel/panic, kernel/panic_on_oops) are files of the sandbox bind-mounted over
 /proc/sys. Pods' cgroups live under /oneport-<id> of each cgroup v1 controller (kubelet's cgroupfs
 driver); `down` stops every process in them and removes them.
@@ -309,10 +310,17 @@ def _mount(*args: str) -> None:
 def prepare_mounts(node_dir: Path) -> None:
     """The private mounts that keep kubelet, containerd and libcni off the host's paths and sysctls."""
     _mount("-t", "tmpfs", "-o", "mode=755", "tmpfs", "/run")
-    for path in ("/var/lib", "/var/log"):
-        own = node_dir / "root" / path.lstrip("/")
-        own.mkdir(parents=True, exist_ok=True)
-        _mount("--bind", str(own), path)
+    # All of /var is the sandbox's: kubelet's and containerd's state under /var/lib, pods' logs under
+    # /var/log, and every hostPath volume a chart asks for under /var (Pachyderm's local storage is
+    # /var/pachyderm-<id>/), which kubelet would otherwise create on the host.
+    own = node_dir / "root" / "var"
+    for name in ("lib", "log"):
+        (own / name).mkdir(parents=True, exist_ok=True)
+    (own / "tmp").mkdir(mode=0o1777, exist_ok=True)
+    for name, target in (("run", "/run"), ("lock", "/run/lock")):
+        if not (own / name).is_symlink():
+            (own / name).symlink_to(target)
+    _mount("--bind", str(own), "/var")
     bind_hostpath(node_dir)
     for name in SYSCTL_FILES:
         real = Path("/proc/sys") / name

@@ -239,6 +239,38 @@ def test_a_claim_binds_and_its_data_survives_a_pod_restart(real):
     assert not Path(path, "note").exists()
 
 
+def test_a_host_path_volume_lives_in_the_sandbox_not_on_the_host(real):
+    # Pachyderm's local storage is a hostPath volume under /var: the node's /var is the sandbox's.
+    where = f"/var/oneport-test-{os.getpid()}"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "hostpath"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": PROBE,
+                    "args": ["serve", "-data", "/data"],
+                    "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ],
+            "volumes": [{"name": "data", "hostPath": {"path": where, "type": "DirectoryOrCreate"}}],
+        },
+    }
+    kubectl(real, "apply", "-f", "-", stdin=json.dumps(pod))
+    try:
+        kubectl(real, "wait", "--for=condition=Ready", "pod/hostpath", "--timeout=60s")
+        ip = json.loads(kubectl(real, "get", "pod", "hostpath", "-o", "json"))["status"]["podIP"]
+        http_get(f"http://{ip}:8080/data/note", method="PUT", data=b"here")
+        assert (real.node_dir / "root" / where.lstrip("/") / "note").read_text() == "here"
+        assert not Path(where).exists()
+    finally:
+        kubectl(real, "delete", "pod", "hostpath", "--wait=false")
+
+
 def test_a_pod_whose_image_the_sandbox_cannot_provide_goes_to_the_fake_node_named(real):
     assert images.missing([PROBE, "quay.io/example/absent:1.0"]) == ["quay.io/example/absent:1.0"]
     pod = {
@@ -468,6 +500,7 @@ def host_snapshot() -> dict:
         "sysctls": sysctls,
         "var-log": listing("/var/log"),
         "var-lib": listing("/var/lib"),
+        "var": sorted(os.listdir("/var")),  # hostPath volumes (Pachyderm's /var/pachyderm-<id>/) too
         "run": [p for p in listing("/run") if not p.startswith("/run/netns")],
         "cgroups": sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/oneport-*")),
     }
