@@ -344,6 +344,21 @@ def bind_hostpath(node_dir: Path) -> None:
     bind_dir(node_dir / "hostpath_pv", HOSTPATH_ROOT.rstrip("/"))
 
 
+def open_volumes(root: Path) -> None:
+    """Let every user write to the provisioned volumes, as local-path provisioners make them.
+
+    kube-controller-manager's hostPath provisioner makes each volume's directory 0750 and root's, and
+    kubelet applies no fsGroup to hostPath volumes: charts' pods that run as another user (etcd and
+    PostgreSQL as uid 1000) could not write their data. A new volume is opened within half a second,
+    before kubelet has mounted it into a container.
+    """
+    with contextlib.suppress(OSError):
+        for volume in root.iterdir():
+            with contextlib.suppress(OSError):
+                if volume.is_dir() and volume.stat().st_mode & 0o777 != 0o777:
+                    volume.chmod(0o777)
+
+
 def descendants(root_pid: int) -> list[int]:
     """Every process below root_pid, at any depth (found through /proc: sessions of their own too)."""
     children: dict[int, list[int]] = {}
@@ -429,6 +444,7 @@ def inside(args) -> int:
     start("kube-proxy", [args.kube_node, "kube-proxy", f"--config={node_dir / 'kube-proxy.yaml'}", "--v=1"])
     Path(node_dir / "ready").write_text("started\n")
     while not stopping:
+        open_volumes(node_dir / "hostpath_pv")
         for name, proc in procs.items():
             if proc.poll() is not None:
                 log(f"{name} exited with status {proc.returncode}; stopping the node")

@@ -85,6 +85,8 @@ kind: Pod
 metadata: {{name: store}}
 spec:
   terminationGracePeriodSeconds: 1
+  # Not root, as the charts' etcd and PostgreSQL: the provisioned volume must be writable for them.
+  securityContext: {{runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000}}
   containers:
     - name: store
       image: {PROBE}
