@@ -273,9 +273,27 @@ def image_id(archive_bytes: bytes) -> str:
     return "sha256:" + manifest[0]["Config"].removesuffix(".json")
 
 
+def normalize(reference: str) -> str:
+    """An image reference as containerd and kubelet read it: Docker Hub's domain and `library/` made
+    explicit, `latest` when no tag or digest is given (`pachyderm/pachd:2.12.0` is
+    `docker.io/pachyderm/pachd:2.12.0`)."""
+    name, at, digest = reference.partition("@")
+    first = name.split("/", 1)[0]
+    if "/" not in name:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    if name.startswith("docker.io/") and name.count("/") == 1:
+        name = name.replace("docker.io/", "docker.io/library/", 1)
+    if not at and ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return name + at + digest
+
+
 def missing(wanted: list[str] | set[str]) -> list[str]:
-    """The images among `wanted` the sandbox cannot provide, sorted."""
-    return sorted(set(wanted) - set(CATALOGUE))
+    """The images among `wanted` the sandbox cannot provide, sorted (however each is spelled)."""
+    provided = {normalize(name) for name in CATALOGUE}
+    return sorted(image for image in set(wanted) if normalize(image) not in provided)
 
 
 def archive_path(out_dir: Path, name: str) -> Path:

@@ -232,3 +232,27 @@ def test_egress_connects_the_real_nodes_networks_and_nothing_else():
     assert route("10.244.1.7").target is not None
     assert route("10.244.2.7").target is None
     assert route("192.0.2.1").target is None
+
+
+@pytest.mark.parametrize(
+    ("reference", "normal"),
+    [
+        ("pachyderm/pachd:2.12.0", "docker.io/pachyderm/pachd:2.12.0"),
+        ("docker.io/pachyderm/pachd:2.12.0", "docker.io/pachyderm/pachd:2.12.0"),
+        ("alpine", "docker.io/library/alpine:latest"),
+        ("docker.io/alpine:3", "docker.io/library/alpine:3"),
+        ("quay.io/metallb/speaker:v0.16.1", "quay.io/metallb/speaker:v0.16.1"),
+        ("localhost:5000/app", "localhost:5000/app:latest"),
+        ("registry.k8s.io/pause@sha256:abc", "registry.k8s.io/pause@sha256:abc"),
+    ],
+)
+def test_image_references_are_compared_as_containerd_reads_them(reference, normal):
+    assert images.normalize(reference) == normal
+
+
+def test_a_chart_may_spell_an_image_with_or_without_docker_hubs_domain(monkeypatch):
+    monkeypatch.setattr(
+        images, "CATALOGUE", {"docker.io/pachyderm/pachd:2.12.0": images.CATALOGUE[images.PAUSE_IMAGE]}
+    )
+    assert images.missing(["pachyderm/pachd:2.12.0", "docker.io/pachyderm/pachd:2.12.0"]) == []
+    assert images.missing(["pachyderm/pachd:2.11.6"]) == ["pachyderm/pachd:2.11.6"]
