@@ -123,6 +123,16 @@ def requested_node_mode(recorded: str | None) -> str:
     return asked or recorded or ("real" if os.geteuid() == 0 else "fake")
 
 
+def requested_pachyderm_mode() -> str:
+    """Whether the real node runs the Pachyderm chart's pods (`real`, the default) or kwok's fake node
+    holds them (`fake`: the roles' logic, without the minute real pods take), from
+    ONEPORT_SANDBOX_PACHYDERM. Without the real node Pachyderm is always fake."""
+    asked = os.environ.get("ONEPORT_SANDBOX_PACHYDERM", "").strip().lower()
+    if asked and asked not in NODE_MODES:
+        raise SandboxError(f"ONEPORT_SANDBOX_PACHYDERM={asked!r}: expected one of {', '.join(NODE_MODES)}")
+    return asked or "real"
+
+
 def state_dir() -> Path:
     explicit = os.environ.get("ONEPORT_SANDBOX_DIR")
     return Path(explicit) if explicit else REPO / ".build" / "sandbox"
@@ -195,11 +205,13 @@ class Status:
 class Sandbox:
     """One sandbox cluster whose state lives in `root` (default .build/sandbox of the checkout)."""
 
-    def __init__(self, root: Path | None = None, node_mode: str | None = None):
+    def __init__(self, root: Path | None = None, node_mode: str | None = None, pachyderm: str | None = None):
         self.root = Path(root) if root else state_dir()
-        if node_mode is not None and node_mode not in NODE_MODES:
-            raise SandboxError(f"node_mode={node_mode!r}: expected one of {', '.join(NODE_MODES)}")
+        for name, value in (("node_mode", node_mode), ("pachyderm", pachyderm)):
+            if value is not None and value not in NODE_MODES:
+                raise SandboxError(f"{name}={value!r}: expected one of {', '.join(NODE_MODES)}")
         self._node_mode_asked = node_mode
+        self._pachyderm_asked = pachyderm
         self.pki = self.root / "pki"
         self.logs = self.root / "logs"
         self.pids = self.root / "pids"
@@ -233,6 +245,9 @@ class Sandbox:
             )
         state["service_cidr"] = service_cidr
         state["node_mode"] = mode
+        state["pachyderm"] = (
+            (self._pachyderm_asked or requested_pachyderm_mode()) if mode == "real" else "fake"
+        )
         ports = state.setdefault("ports", {})
         for name in PORT_NAMES:
             if name not in ports:
@@ -271,6 +286,16 @@ class Sandbox:
     def node_mode(self) -> str:
         """`fake` (kwok's node: objects only) or `real` (kubelet, containerd and runc run the pods)."""
         return self.state().get("node_mode", "fake")
+
+    @property
+    def pachyderm_mode(self) -> str:
+        """`real` when the real node runs the Pachyderm chart's pods, `fake` when kwok's node holds them."""
+        return self.state().get("pachyderm", "fake")
+
+    @property
+    def image_groups(self) -> tuple[str, ...]:
+        """The image groups the real node runs."""
+        return images.GROUPS if self.pachyderm_mode == "real" else ("node",)
 
     @property
     def service_cidr(self) -> str:
@@ -768,6 +793,7 @@ class Sandbox:
                     f"--cert={self.pki / 'placement.crt'}",
                     f"--key={self.pki / 'placement.key'}",
                     f"--real-node={node.NODE_NAME}",
+                    *(f"--group={group}" for group in self.image_groups),
                 ),
                 {"PYTHONPATH": str(REPO)},
             ),
@@ -827,7 +853,7 @@ class Sandbox:
             if not path.exists() or path.read_text() != text:
                 pki.write_private(path, text.encode(), mode=0o644)
         try:
-            images.build_all(find_binary, nd / "images")
+            images.build_all(find_binary, nd / "images", self.image_groups)
         except OSError as err:
             raise SandboxError(f"cannot build the node's images: {err}; run `make setup`") from None
 
@@ -983,7 +1009,8 @@ class Sandbox:
         )
         running = len(pods.stdout.split()) if pods.returncode == 0 else 0
         state = "Ready" if ready else "NotReady"
-        return f"{node.NODE_NAME} {state}, {running} pods running ({self.network.node_ip})"
+        pachyderm = "Pachyderm's pods real" if self.pachyderm_mode == "real" else "Pachyderm's pods on kwok"
+        return f"{node.NODE_NAME} {state}, {running} pods running ({self.network.node_ip}; {pachyderm})"
 
     def _kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         """kubectl as the sandbox's admin; the caller reads returncode and stderr."""
@@ -1165,6 +1192,14 @@ class Sandbox:
         # else loopback addresses nothing answers on.
         pool = self.network.pool if self.node_mode == "real" else FAKE_NODE_POOL
         pki.write_private(self.root / "metallb-pool", pool.encode(), mode=0o644)
+        # With Pachyderm for real, the proxy's address: the pool's first, which inventories/local asks
+        # MetalLB for and names the one port by (pachctl, presigned S3 URLs and the browser reach it
+        # by address: nothing here resolves a name to it). Without it, nothing answers there.
+        address = self.root / "proxy-address"
+        if self.pachyderm_mode == "real":
+            pki.write_private(address, pool.split("-")[0].encode(), mode=0o644)
+        else:
+            address.unlink(missing_ok=True)
         self._ensure_pki()
         self._write_kubeconfigs()
         self._check_socket_paths()
@@ -1197,7 +1232,10 @@ class Sandbox:
         self._ensure_identity()
         if self.node_mode == "real":
             self._ensure_dns(log)
-        log(f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig}; {self.node_mode} node)")
+        log(
+            f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig}; {self.node_mode} node"
+            + (f", Pachyderm {self.pachyderm_mode})" if self.node_mode == "real" else ")")
+        )
 
     def _check_ports_free(self, name: str) -> None:
         owned = {

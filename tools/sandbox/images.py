@@ -55,11 +55,17 @@ class Image:
     env: tuple[str, ...] = ()
     workdir: str = "/"
     ports: tuple[str, ...] = field(default=())
+    # `node`: what the node itself and the sandbox's tests run; `pachyderm`: the Pachyderm chart's
+    # pods, on the real node only when the sandbox runs Pachyderm for real (see GROUPS).
+    group: str = "node"
 
     def tools(self) -> tuple[str, ...]:
         """The tools of tools/tools.yml this image is made from."""
         return ((self.binary,) if self.binary else ()) + tuple(tool for tool, _ in self.trees)
 
+
+# The image groups a sandbox can put on its real node.
+GROUPS = ("node", "pachyderm")
 
 CATALOGUE: dict[str, Image] = {
     PAUSE_IMAGE: Image(binary="pause", path="/pause", entrypoint=("/pause",), user="65535:65535"),
@@ -290,9 +296,15 @@ def normalize(reference: str) -> str:
     return name + at + digest
 
 
-def missing(wanted: list[str] | set[str]) -> list[str]:
-    """The images among `wanted` the sandbox cannot provide, sorted (however each is spelled)."""
-    provided = {normalize(name) for name in CATALOGUE}
+def catalogue(groups=GROUPS) -> dict[str, Image]:
+    """The catalogue's images of `groups`."""
+    return {name: image for name, image in CATALOGUE.items() if image.group in groups}
+
+
+def missing(wanted: list[str] | set[str], groups=GROUPS) -> list[str]:
+    """The images among `wanted` the sandbox does not provide with `groups` on, sorted (however each is
+    spelled)."""
+    provided = {normalize(name) for name in catalogue(groups)}
     return sorted(image for image in set(wanted) if normalize(image) not in provided)
 
 
@@ -300,14 +312,15 @@ def archive_path(out_dir: Path, name: str) -> Path:
     return out_dir / (name.replace("/", "_").replace(":", "_") + ".tar")
 
 
-def build_all(find_tool, out_dir: Path) -> dict[str, Path]:
-    """Write every catalogue image's archive into `out_dir`, only where what it is made from changed.
+def build_all(find_tool, out_dir: Path, groups=GROUPS) -> dict[str, Path]:
+    """Write the archive of every catalogue image of `groups` into `out_dir`, only where what it is made
+    from changed.
 
-    Archives of images no longer in the catalogue are removed, so the node imports only these.
+    Archives of other images are removed, so the node imports only these.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, image in CATALOGUE.items():
+    for name, image in catalogue(groups).items():
         path = archive_path(out_dir, name)
         inputs = fingerprint(name, image, find_tool)
         stamp = path.with_suffix(".inputs")

@@ -67,13 +67,14 @@ def _set_selector(spec: dict, path: str, selector: dict) -> list[dict]:
     ]
 
 
-def place_pod(pod: dict, real_node: str) -> list[dict]:
-    """The JSON patch that places a new Pod (empty: leave it as it is)."""
+def place_pod(pod: dict, real_node: str, groups=images.GROUPS) -> list[dict]:
+    """The JSON patch that places a new Pod (empty: leave it as it is); `groups` are the image groups
+    the real node runs."""
     spec = pod.get("spec") or {}
     owners = (pod.get("metadata") or {}).get("ownerReferences") or []
     if spec.get("nodeName") or any(o.get("kind") == "DaemonSet" for o in owners):
         return []
-    missing = images.missing(pod_images(spec))
+    missing = images.missing(pod_images(spec), groups)
     if not missing:
         return [*_add_toleration(spec, "/spec"), *_set_selector(spec, "/spec", {HOSTNAME_LABEL: real_node})]
     patch = _set_selector(spec, "/spec", FAKE_NODE_SELECTOR)
@@ -87,29 +88,29 @@ def place_pod(pod: dict, real_node: str) -> list[dict]:
     return patch
 
 
-def place_daemonset(daemonset: dict) -> list[dict]:
+def place_daemonset(daemonset: dict, groups=images.GROUPS) -> list[dict]:
     """The JSON patch that lets a DaemonSet onto the real node when the sandbox has all its images."""
     template = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
-    if images.missing(pod_images(template)):
+    if images.missing(pod_images(template), groups):
         return []
     return _add_toleration(template, "/spec/template/spec")
 
 
-def decide(request: dict, real_node: str) -> list[dict]:
+def decide(request: dict, real_node: str, groups=images.GROUPS) -> list[dict]:
     kind = (request.get("kind") or {}).get("kind")
     obj = request.get("object") or {}
     if kind == "Pod" and request.get("operation") == "CREATE":
-        return place_pod(obj, real_node)
+        return place_pod(obj, real_node, groups)
     if kind == "DaemonSet":
-        return place_daemonset(obj)
+        return place_daemonset(obj, groups)
     return []
 
 
-def review(real_node: str):
+def review(real_node: str, groups=images.GROUPS):
     def answer(body: dict, path: str) -> dict:
         request = body.get("request") or {}
         response: dict = {"uid": request.get("uid", ""), "allowed": True}
-        patch = decide(request, real_node) if path == "/mutate" else []
+        patch = decide(request, real_node, groups) if path == "/mutate" else []
         if patch:
             response["patchType"] = "JSONPatch"
             response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
@@ -161,12 +162,19 @@ def main(argv=None) -> int:
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--real-node", required=True)
+    parser.add_argument(
+        "--group",
+        action="append",
+        choices=images.GROUPS,
+        required=True,
+        help="an image group the real node runs",
+    )
     args = parser.parse_args(argv)
 
     def log(msg: str) -> None:
         print(f"[placement] {msg}", flush=True)
 
-    server = WebhookServer(args.socket, log=log, review=review(args.real_node))
+    server = WebhookServer(args.socket, log=log, review=review(args.real_node, tuple(args.group)))
     Path(args.socket).chmod(0o600)
     server.set_certificate(args.cert, args.key)
     stop = threading.Event()

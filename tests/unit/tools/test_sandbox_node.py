@@ -256,3 +256,35 @@ def test_a_chart_may_spell_an_image_with_or_without_docker_hubs_domain(monkeypat
     )
     assert images.missing(["pachyderm/pachd:2.12.0", "docker.io/pachyderm/pachd:2.12.0"]) == []
     assert images.missing(["pachyderm/pachd:2.11.6"]) == ["pachyderm/pachd:2.11.6"]
+
+
+def test_pachyderms_pods_go_to_the_real_node_only_when_the_sandbox_runs_pachyderm_for_real(monkeypatch):
+    pachd = "docker.io/pachyderm/pachd:2.12.0"
+    catalogue = dict(images.CATALOGUE)
+    catalogue[pachd] = images.Image(entrypoint=("/pachd",), binary="pachd", path="/pachd", group="pachyderm")
+    monkeypatch.setattr(images, "CATALOGUE", catalogue)
+    real = apply_patch(pod(pachd), placement.place_pod(pod(pachd), REAL, images.GROUPS))
+    assert real["spec"]["nodeSelector"] == {"kubernetes.io/hostname": REAL}
+    fake = apply_patch(pod(pachd), placement.place_pod(pod(pachd), REAL, ("node",)))
+    assert fake["spec"]["nodeSelector"] == {"type": "kwok"}
+    assert fake["metadata"]["annotations"]["sandbox.oneport.dev/fake-node"].endswith(pachd)
+    # The node's own images stay on the real node either way.
+    probe = apply_patch(
+        pod(images.PROBE_IMAGE), placement.place_pod(pod(images.PROBE_IMAGE), REAL, ("node",))
+    )
+    assert probe["spec"]["nodeSelector"] == {"kubernetes.io/hostname": REAL}
+    assert images.missing([pachd], ("node",)) == [pachd] and images.missing([pachd]) == []
+
+
+def test_the_pachyderm_mode_is_real_unless_asked_and_a_bad_value_is_named(monkeypatch):
+    from tools.sandbox import cluster
+
+    monkeypatch.delenv("ONEPORT_SANDBOX_PACHYDERM", raising=False)
+    assert cluster.requested_pachyderm_mode() == "real"
+    monkeypatch.setenv("ONEPORT_SANDBOX_PACHYDERM", "Fake")
+    assert cluster.requested_pachyderm_mode() == "fake"
+    monkeypatch.setenv("ONEPORT_SANDBOX_PACHYDERM", "mock")
+    with pytest.raises(
+        cluster.SandboxError, match="ONEPORT_SANDBOX_PACHYDERM='mock': expected one of fake, real"
+    ):
+        cluster.requested_pachyderm_mode()
