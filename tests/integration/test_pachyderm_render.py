@@ -17,6 +17,8 @@ import yaml
 from support.paths import REPO
 from support.playbook_runs import CLUSTER, ansible_env, ansible_playbook, cluster_inventory, json_report
 
+from tools.sandbox import images
+
 SECRET_KEY = "render-test-secret-access-key"
 
 
@@ -175,3 +177,13 @@ def test_rendered_connectors_name_their_secret_and_the_dex_callback(rendered):
     assert okta["config"]["redirectURI"] == "https://pachyderm.localhost/dex/callback"
     assert okta["config"]["clientSecret"].startswith("<from Secret ")
     assert "pachyderm-okta" in okta["config"]["clientSecret"]
+
+
+def test_the_console_image_the_role_renders_is_the_one_the_sandbox_packs(rendered):
+    """The sandbox's real node runs a pod only when every image is packed under the name the chart uses."""
+    console = manifest(rendered, "Deployment", "console")
+    (container,) = console["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == images.CONSOLE_IMAGE
+    assert not images.missing([container["image"]])
+    assert container.get("command") is None and container.get("args") is None  # the image's own start
+    assert {port["containerPort"] for port in container["ports"]} == {4000}

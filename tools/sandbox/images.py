@@ -30,6 +30,11 @@ COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"
 # The MetalLB chart's images (its appVersion tag), as the chart names them.
 METALLB_CONTROLLER_IMAGE = "quay.io/metallb/controller:v0.16.1"
 METALLB_SPEAKER_IMAGE = "quay.io/metallb/speaker:v0.16.1"
+# The pachyderm chart 2.12.0's console image as the chart names it (global.image.registry `docker.io/`,
+# repository pachyderm/haberdashery, tag its appVersion). It holds the console of pachyderm 2.12.2, the
+# version pachctl is built from (tools/tools.yml `console`).
+CONSOLE_IMAGE = "docker.io/pachyderm/haberdashery:2.12.0"
+CONSOLE_BACKEND = "/usr/src/app/console/backend"
 
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
 GROUP = b"root:x:0:\nnogroup:x:65534:\n"
@@ -84,6 +89,27 @@ CATALOGUE: dict[str, Image] = {
         binary="metallb-controller", path="/controller", entrypoint=("/controller",)
     ),
     METALLB_SPEAKER_IMAGE: Image(binary="metallb-speaker", path="/speaker", entrypoint=("/speaker",)),
+    # What pachyderm's image runs (`npm start` in the backend) without npm: node with the script's
+    # environment and preloads, in the backend's directory (module-alias reads its package.json). glibc
+    # and the C++ runtime come from Debian beside node; the chart's pod runs it as user 1000 with a
+    # read-only root, writing only to its /tmp and /home volumes. User 1000 has no passwd entry, so
+    # HOME names the /home volume: node's os.homedir(), which a backend module calls, needs one.
+    CONSOLE_IMAGE: Image(
+        trees=(("console-runtime", "/"), ("console", "/")),
+        entrypoint=(),
+        cmd=("node", "-r", "module-alias/register", "-r", "dotenv-flow/config", "dist/index.js"),
+        env=(
+            "HOME=/home",
+            "NODE_PATH=dist/",
+            "NODE_ENV=production",
+            "DOTENV_FLOW_PATH=../",
+            "REACT_APP_RELEASE_VERSION=2.12.2",
+        ),
+        workdir=CONSOLE_BACKEND,
+        user="1000:1000",
+        ports=("4000/tcp",),
+        group="pachyderm",
+    ),
 }
 
 

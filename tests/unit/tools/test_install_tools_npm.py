@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tools import install_tools
+from tools.sandbox import images
 
 NODE = b"\x7fELF node"
 
@@ -189,3 +190,17 @@ def test_every_npm_tool_pins_its_node_wheel_and_a_module_version_its_wrapper_go_
         go_sum = (Path(install_tools.MANIFEST).parent / "go" / tool["module_dir"] / "go.sum").read_text()
         assert f"{path} {version} h1:" in go_sum
         assert set(tool["production"]) <= set(tool["builds"])
+
+
+def test_the_console_image_runs_the_backend_as_the_chart_expects_from_tools_that_exist():
+    manifest = yaml.safe_load(Path(install_tools.MANIFEST).read_text())["tools"]
+    image = images.CATALOGUE[images.CONSOLE_IMAGE]
+    assert set(image.tools()) == {"console", "console-runtime"}
+    assert all(tool in manifest and "node" in manifest[tool]["groups"] for tool in image.tools())
+    console = manifest["console"]
+    assert image.workdir == "/" + console["dest"] + "/console/backend"
+    assert "console/backend/package.json" in console["keep"]  # module-alias reads it from the workdir
+    assert image.cmd[0] == Path(console["node_path"]).name  # found on the image's PATH
+    assert "4000/tcp" in image.ports  # the chart's console.config.graphqlPort
+    assert image.user == "1000:1000" and "HOME=/home" in image.env  # the chart's runAsUser and volume
+    assert image.group == "pachyderm"  # on the real node only when the sandbox runs Pachyderm for real
