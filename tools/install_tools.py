@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +47,9 @@ except ImportError:  # imported as tools.install_tools rather than run as a scri
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tools" / "tools.yml"
 # Without a documented or measured time (a tool just added to tools.yml), guess this long.
-FALLBACK_SECONDS = {"go": 120.0, "wheel": 10.0, "deb": 20.0, "npm": 300.0}
+FALLBACK_SECONDS = {"go": 120.0, "gomod": 10.0, "wheel": 10.0, "deb": 20.0, "npm": 300.0}
+# Sources whose install is a directory tree, complete once it holds a `.complete` file.
+TREE_SOURCES = {"deb", "gomod", "npm"}
 # Where `deb` tools come from; ONEPORT_DEBIAN_MIRROR points at a mirror (an air-gapped site's own).
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # Downloads are network-bound: two at once keep the link busy beside a build.
@@ -259,6 +262,60 @@ def install_go_tool(name: str, tool: dict, target: Path, module_dir: Path, build
             run_logged(cmd, build.log_path, what="go build", cwd=module_dir, env=env)
             os.chmod(out, 0o755)  # noqa: S103 - an executable for every user
             os.replace(out, target)
+
+
+def install_gomod_tool(name: str, tool: dict, target: Path, module_dir: Path, build: Build) -> None:
+    """Copy one directory of a Go module's source into a tree: files a program reads at run time.
+
+    The module is the one the wrapper module under module_dir requires, downloaded and verified by
+    go.sum as a build's modules are; tools.yml's version must be that module's version, so the two
+    cannot drift apart.
+    """
+    env = dict(os.environ, GOFLAGS="-mod=readonly -buildvcs=false")
+    with build.fetch_slots:
+        build.start("downloading its Go module")
+        run_logged(
+            ["go", "mod", "download", tool["module"]],
+            build.log_path,
+            what="go mod download",
+            cwd=module_dir,
+            env=env,
+        )
+    listed = subprocess.run(
+        ["go", "list", "-m", "-json", tool["module"]],
+        cwd=module_dir,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    module = json.loads(listed.stdout)
+    if module["Version"] != f"v{tool['version']}":
+        raise SystemExit(
+            f"tools.yml: {name} {tool['version']} is from {tool['module']}, but {module_dir / 'go.mod'} "
+            f"requires {module['Version']}: make them agree"
+        )
+    build.step("copying its files")
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        tree = Path(tmp) / name
+        copy_readable(Path(module["Dir"]) / tool["tree"], tree)
+        (tree / ".complete").write_text(tool["version"] + "\n")
+        os.replace(tree, target)
+
+
+def copy_readable(source: Path, dest: Path) -> None:
+    """Copy a directory with modes any user can read and its owner can replace.
+
+    The Go module cache keeps its files read-only (0444, directories 0555): copied as they are, the
+    tree could not be removed or replaced without a chmod first.
+    """
+    if not source.is_dir():
+        raise SystemExit(f"{source} is not a directory")
+    shutil.copytree(source, dest, copy_function=shutil.copyfile)
+    for path in [dest, *dest.rglob("*")]:
+        # Directories and programs can be entered or run by every user; the rest is readable by all.
+        runnable = path.is_dir() or (source / path.relative_to(dest)).stat().st_mode & 0o111
+        os.chmod(path, 0o755 if runnable else 0o644)
 
 
 def debian_mirror() -> str:
@@ -492,7 +549,7 @@ def cached_path(name: str, tool: dict, cache: Path) -> Path:
 
 
 def is_installed(name: str, tool: dict, target: Path) -> bool:
-    if tool["source"] in ("deb", "npm"):
+    if tool["source"] in TREE_SOURCES:
         return (target / ".complete").exists()
     return target.exists() and (
         tool["source"] != "wheel" or sha256_of(target) == arch_spec(name, tool)["sha256"]
@@ -520,6 +577,9 @@ def install(name: str, tool: dict, target: Path, cache: Path, go_root: Path, bui
             module_dir = go_root / tool["module_dir"]
             install_npm_tool(name, tool, arch_spec(name, tool), target, cache, module_dir, build)
             return "built with npm (sources verified by go.sum, packages by package-lock.json)"
+        if tool["source"] == "gomod":
+            install_gomod_tool(name, tool, target, go_root / tool["module_dir"], build)
+            return f"copied from {tool['module']} {tool['version']} (verified by go.sum)"
         raise SystemExit(f"tools.yml: {name} has unknown source {tool['source']!r}")
 
 

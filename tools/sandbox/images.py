@@ -35,6 +35,10 @@ METALLB_SPEAKER_IMAGE = "quay.io/metallb/speaker:v0.16.1"
 # version pachctl is built from (tools/tools.yml `console`).
 CONSOLE_IMAGE = "docker.io/pachyderm/haberdashery:2.12.0"
 CONSOLE_BACKEND = "/usr/src/app/console/backend"
+# The Pachyderm chart 2.12.0's pachd image as it renders it (global.image.registry, pachd.image.repository,
+# its appVersion as the tag), for pachd and the pipelines' storage sidecar. It holds pachd 2.12.2, the
+# patch release pachctl is built from too (tools/tools.yml).
+PACHD_IMAGE = "docker.io/pachyderm/pachd:2.12.0"
 
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
 GROUP = b"root:x:0:\nnogroup:x:65534:\n"
@@ -108,6 +112,19 @@ CATALOGUE: dict[str, Image] = {
         workdir=CONSOLE_BACKEND,
         user="1000:1000",
         ports=("4000/tcp",),
+        group="pachyderm",
+    ),
+    # As Pachyderm's own image: the chart runs /pachd (also its probes' command) as user 65532, with
+    # /tmp and /pach mounted; the embedded Dex reads its templates from /dex-assets. No CA bundle: pachd
+    # reaches PostgreSQL, etcd and the Kubernetes API without verifying against public roots, and the
+    # chart hands custom CAs over through SSL_CERT_DIR.
+    PACHD_IMAGE: Image(
+        binary="pachd",
+        path="/pachd",
+        entrypoint=("/pachd",),
+        trees=(("dex-assets", "/dex-assets"),),
+        user="65532:65532",
+        ports=tuple(f"{port}/tcp" for port in (1600, 1650, 1653, 1656, 1657, 1658, 1659)),
         group="pachyderm",
     ),
 }

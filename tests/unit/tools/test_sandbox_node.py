@@ -10,6 +10,7 @@ import os
 import tarfile
 
 import pytest
+import yaml
 
 from tools.sandbox import images, node, placement
 from tools.sandbox.egress import decide, service_index
@@ -171,6 +172,37 @@ def test_an_image_carries_trees_and_repository_files_and_the_later_source_wins(t
     assert config["config"]["Env"] == ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/app"]
     assert config["config"]["WorkingDir"] == "/app"
     assert "base, app" in config["history"][0]["created_by"]
+
+
+def test_the_pachd_image_is_named_as_the_chart_renders_it_and_holds_what_its_deployment_runs(
+    tmp_path, reference_dir
+):
+    chart = yaml.safe_load((reference_dir / "pachyderm" / "Chart.yaml").read_text())
+    values = yaml.safe_load((reference_dir / "pachyderm" / "values.yaml").read_text())
+    registry, repository = values["global"]["image"]["registry"], values["pachd"]["image"]["repository"]
+    rendered = f"{registry}{repository}:{chart['appVersion']}"
+    assert rendered == images.PACHD_IMAGE
+    assert images.CATALOGUE[rendered].group == "pachyderm"  # on the real node only with Pachyderm real
+    find_tool = tool_finder(
+        tmp_path,
+        pachd=b"\x7fELF pachd",
+        **{
+            "dex-assets": {
+                "static/main.css": b"body {}",
+                "templates/login.html": b"<form>",
+                ".complete": b"2\n",
+            }
+        },
+    )
+    _, config, layer = read_image(images.archive(rendered, images.CATALOGUE[rendered], find_tool))
+    # The Deployment's command and probes run /pachd as user 65532; Dex reads /dex-assets.
+    assert layer.extractfile("pachd").read() == b"\x7fELF pachd"
+    assert layer.getmember("pachd").mode == 0o755
+    assert layer.extractfile("dex-assets/static/main.css").read() == b"body {}"
+    assert layer.extractfile("dex-assets/templates/login.html").read() == b"<form>"
+    assert layer.getmember("tmp").mode == 0o1777
+    assert config["config"]["Entrypoint"] == ["/pachd"]
+    assert config["config"]["User"] == "65532:65532"
 
 
 def test_archives_are_rewritten_only_when_what_they_are_made_from_changed(tmp_path, monkeypatch):

@@ -2,4 +2,7 @@
 
 package tools
 
-import _ "github.com/pachyderm/pachyderm/v2/src/server/cmd/pachctl"
+import (
+	_ "github.com/pachyderm/pachyderm/v2/src/server/cmd/pachctl"
+	_ "github.com/pachyderm/pachyderm/v2/src/server/cmd/pachd"
+)
