@@ -24,7 +24,9 @@ def sandbox(tmp_path_factory):
         pytest.fail(f"sandbox binaries missing from bin/: {', '.join(missing)}; run `make setup`")
     # A short path: the state directory appears in every component's command line.
     root = Path(tmp_path_factory.mktemp("sandbox"))
-    box = Sandbox(root)
+    # Pachyderm's pods on kwok's node: these tests check the roles' logic (idempotence, check mode,
+    # upgrades, failures), not traffic, which test_real_pachyderm.py proves on a sandbox of its own.
+    box = Sandbox(root, pachyderm="fake")
     try:
         box.up(log=lambda msg: print(f"[sandbox] {msg}"))
         yield box

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def second_sandbox(tmp_path_factory):
-    box = Sandbox(Path(tmp_path_factory.mktemp("sandbox-b")))
+    box = Sandbox(Path(tmp_path_factory.mktemp("sandbox-b")), pachyderm="fake")
     try:
         box.up(log=lambda msg: print(f"[sandbox-b] {msg}"))
         yield box

@@ -122,7 +122,7 @@ def eventually(check, timeout: float = 20.0, interval: float = 0.5):
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    box = Sandbox(Path(tmp_path_factory.mktemp("real")), node_mode="real")
+    box = Sandbox(Path(tmp_path_factory.mktemp("real")), node_mode="real", pachyderm="fake")
     try:
         box.up(log=lambda msg: print(f"[sandbox] {msg}"))
         kubectl(box, "apply", "-f", "-", stdin=WEB)
@@ -510,7 +510,7 @@ def host_snapshot() -> dict:
 
 def test_a_full_up_and_down_leaves_the_host_unchanged(tmp_path):
     before = host_snapshot()
-    box = Sandbox(tmp_path / "sbx", node_mode="real")
+    box = Sandbox(tmp_path / "sbx", node_mode="real", pachyderm="fake")
     try:
         box.up(log=lambda msg: None)
         kubectl(box, "apply", "-f", "-", stdin=WEB)

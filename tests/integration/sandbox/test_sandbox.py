@@ -102,7 +102,7 @@ def test_down_stops_every_process_and_frees_the_ports(tmp_path, mode):
     from tools.sandbox import Sandbox
     from tools.sandbox.cluster import port_in_use
 
-    box = Sandbox(tmp_path / "box", node_mode=mode)
+    box = Sandbox(tmp_path / "box", node_mode=mode, pachyderm="fake")
     box.up(log=lambda _m: None)
     try:
         statuses = {s.name: s for s in box.status()}
