@@ -380,6 +380,7 @@ def install_deb_tool(name: str, tool: dict, target: Path, cache: Path, build: Bu
                 data.extractall(tree, filter="tar")
         for link, points_to in tool.get("links", {}).items():
             path = tree / link
+            path.parent.mkdir(parents=True, exist_ok=True)  # a directory no package of the tool ships
             path.unlink(missing_ok=True)
             path.symlink_to(points_to)
         (tree / ".complete").write_text(tool["version"] + "\n")

@@ -39,6 +39,16 @@ CONSOLE_BACKEND = "/usr/src/app/console/backend"
 # its appVersion as the tag), for pachd and the pipelines' storage sidecar. It holds pachd 2.12.2, the
 # patch release pachctl is built from too (tools/tools.yml).
 PACHD_IMAGE = "docker.io/pachyderm/pachd:2.12.0"
+# The Pachyderm chart's (2.12) database and proxy images with its default values, as it names them.
+POSTGRESQL_IMAGE = "docker.io/pachyderm/postgresql:13.3.0"
+PGBOUNCER_IMAGE = "pachyderm/pgbouncer:1.16.2"
+ETCD_IMAGE = "pachyderm/etcd:v3.5.12"
+CHART_ENVOY_IMAGE = "envoyproxy/envoy-distroless:v1.29.3"
+# The proxy image the pachyderm role asks for: its tag follows ENVOY_VERSION
+# (plugins/module_utils/pachyderm_proxy.py), the pinned `envoy` tool's release.
+ENVOY_VERSION = "1.40.0"
+ENVOY_IMAGE = f"envoyproxy/envoy:distroless-v{ENVOY_VERSION}"
+IMAGE_FILES = "tools/sandbox/image-files"
 
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
 GROUP = b"root:x:0:\nnogroup:x:65534:\n"
@@ -64,6 +74,7 @@ class Image:
     env: tuple[str, ...] = ()
     workdir: str = "/"
     ports: tuple[str, ...] = field(default=())
+    stop_signal: str = ""  # what kubelet's stop sends instead of SIGTERM
     # `node`: what the node itself and the sandbox's tests run; `pachyderm`: the Pachyderm chart's
     # pods, on the real node only when the sandbox runs Pachyderm for real (see GROUPS).
     group: str = "node"
@@ -75,6 +86,18 @@ class Image:
 
 # The image groups a sandbox can put on its real node.
 GROUPS = ("node", "pachyderm")
+
+# Envoy's wheel build links glibc: it runs over debian-base, found on PATH as the chart's
+# `command: [envoy]` asks, with the configuration where the chart mounts it.
+ENVOY = Image(
+    trees=(("debian-base", "/"),),
+    binary="envoy",
+    path="/usr/local/bin/envoy",
+    entrypoint=("/usr/local/bin/envoy",),
+    cmd=("-c", "/etc/envoy/envoy.yaml"),
+    user="101",
+    group="pachyderm",
+)
 
 CATALOGUE: dict[str, Image] = {
     PAUSE_IMAGE: Image(binary="pause", path="/pause", entrypoint=("/pause",), user="65535:65535"),
@@ -127,6 +150,48 @@ CATALOGUE: dict[str, Image] = {
         ports=tuple(f"{port}/tcp" for port in (1600, 1650, 1653, 1656, 1657, 1658, 1659)),
         group="pachyderm",
     ),
+    # PostgreSQL 15 (Debian's) serves the tag 13.3.0: the entrypoint stands in for Bitnami's scripts.
+    POSTGRESQL_IMAGE: Image(
+        trees=(("debian-base", "/"), ("postgresql-runtime", "/")),
+        files=(
+            (f"{IMAGE_FILES}/postgresql/entrypoint.sh", "/opt/oneport/entrypoint.sh"),
+            (f"{IMAGE_FILES}/passwd", "/etc/passwd"),
+            (f"{IMAGE_FILES}/group", "/etc/group"),
+        ),
+        entrypoint=("/opt/oneport/entrypoint.sh",),
+        user="1001",
+        ports=("5432/tcp",),
+        # A fast shutdown: SIGTERM's smart one waits for pgbouncer's pooled connections to close,
+        # until the grace period ends in SIGKILL and the next start recovers from the WAL.
+        stop_signal="SIGINT",
+        group="pachyderm",
+    ),
+    # Debian's pgbouncer 1.18 serves the tag 1.16.2, with psql and pg_isready for the chart's probe.
+    PGBOUNCER_IMAGE: Image(
+        trees=(("debian-base", "/"), ("pgbouncer-runtime", "/")),
+        files=(
+            (f"{IMAGE_FILES}/pgbouncer/entrypoint.sh", "/opt/oneport/entrypoint.sh"),
+            (f"{IMAGE_FILES}/passwd", "/etc/passwd"),
+            (f"{IMAGE_FILES}/group", "/etc/group"),
+        ),
+        entrypoint=("/opt/oneport/entrypoint.sh",),
+        user="1001",
+        ports=("5432/tcp",),
+        group="pachyderm",
+    ),
+    # etcd 3.5.24 (the `etcd` tool) serves the tag v3.5.12; the chart runs it by path with its own
+    # arguments and probes it over HTTP (/health), so the image needs nothing else.
+    ETCD_IMAGE: Image(
+        binary="etcd",
+        path="/usr/local/bin/etcd",
+        entrypoint=("/usr/local/bin/etcd",),
+        ports=("2379/tcp", "2380/tcp"),
+        group="pachyderm",
+    ),
+    ENVOY_IMAGE: ENVOY,
+    # The chart's own configuration mode names Envoy 1.29.3's image; the chart's envoy.json validates
+    # on the pinned 1.40 (`envoy --mode validate`), which serves that name too.
+    CHART_ENVOY_IMAGE: ENVOY,
 }
 
 
@@ -260,6 +325,8 @@ def image_config(image: Image, diff_id: str) -> bytes:
             {"created": "1970-01-01T00:00:00Z", "created_by": f"oneport sandbox: {', '.join(image.tools())}"}
         ],
     }
+    if image.stop_signal:
+        config["config"]["StopSignal"] = image.stop_signal
     return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
 
 

@@ -7,15 +7,19 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import tarfile
 
 import pytest
 import yaml
+from support.role_inputs import WithRoleDefaults
 
+from ansible_collections.oneport.pachyderm.plugins.module_utils import pachyderm_proxy as _pachyderm_proxy
 from tools.sandbox import images, node, placement
 from tools.sandbox.egress import decide, service_index
 
 REAL = node.NODE_NAME
+pachyderm_proxy = WithRoleDefaults(_pachyderm_proxy)
 
 
 def pod(image: str, **spec) -> dict:
@@ -171,6 +175,7 @@ def test_an_image_carries_trees_and_repository_files_and_the_later_source_wins(t
     assert {(member.uid, member.mtime) for member in layer.getmembers()} == {(0, 0)}
     assert config["config"]["Env"] == ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/app"]
     assert config["config"]["WorkingDir"] == "/app"
+    assert "StopSignal" not in config["config"]
     assert "base, app" in config["history"][0]["created_by"]
 
 
@@ -225,6 +230,86 @@ def test_archives_are_rewritten_only_when_what_they_are_made_from_changed(tmp_pa
 
 def test_missing_names_every_image_outside_the_catalogue():
     assert images.missing([images.PAUSE_IMAGE, "b:1", "a:1", "b:1"]) == ["a:1", "b:1"]
+
+
+def test_an_image_is_found_whether_or_not_its_name_carries_the_default_registry():
+    # The chart names pgbouncer without a registry and the Bitnami subchart's postgresql with one.
+    wanted = ["pachyderm/postgresql:13.3.0", "docker.io/pachyderm/pgbouncer:1.16.2", "pachyderm/etcd:v3.5.11"]
+    assert images.missing(wanted) == ["pachyderm/etcd:v3.5.11"]
+    # They are the Pachyderm chart's: a sandbox that keeps Pachyderm on kwok's node does not pack them.
+    assert images.missing(wanted[:2], ("node",)) == sorted(wanted[:2])
+
+
+def test_postgresql_stops_fast_rather_than_waiting_for_pooled_connections(tmp_path):
+    image = images.Image(entrypoint=("/app",), binary="app", path="/app", stop_signal="SIGINT")
+    _, config, _ = read_image(images.archive("example.test/app:1", image, tool_finder(tmp_path, app=b"x")))
+    assert config["config"]["StopSignal"] == "SIGINT"
+    assert images.CATALOGUE[images.POSTGRESQL_IMAGE].stop_signal == "SIGINT"
+
+
+def test_the_sandbox_packs_the_proxy_image_the_role_asks_for():
+    values = pachyderm_proxy.chart_values({"platform": "local"})
+    assert images.missing([f"{values['image']['repository']}:{values['image']['tag']}"]) == []
+    assert images.ENVOY_VERSION == pachyderm_proxy.ENVOY_VERSION
+
+
+PGBOUNCER_CHART_ENV = {
+    "POSTGRESQL_USERNAME": "pachyderm",
+    "POSTGRESQL_DATABASE": "pachyderm",
+    "PGBOUNCER_SET_USER": "True",
+    "POSTGRESQL_HOST": "postgres.pachyderm.svc.cluster.local",
+    "PGBOUNCER_PORT": "5432",
+    "POSTGRESQL_PORT": "5432",
+    "PGBOUNCER_DATABASE": "*",
+    "PGBOUNCER_AUTH_TYPE": "md5",
+    "PGBOUNCER_MAX_CLIENT_CONN": "100000",
+    "PGBOUNCER_POOL_MODE": "transaction",
+    "PGBOUNCER_SERVER_TLS_SSLMODE": "prefer",
+    "PGBOUNCER_UNIX_SOCKET_DIR": " ",
+    "POSTGRESQL_PASSWORD": 'pa"ss',
+}
+
+
+def run_pgbouncer_entrypoint(tmp_path, env: dict) -> tuple[str, str]:
+    """The pgbouncer image's entrypoint with a stand-in pgbouncer; returns the .ini and the user list."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "pgbouncer").write_text('#!/bin/sh\necho "would run pgbouncer $1"\n')
+    (fake_bin / "pgbouncer").chmod(0o755)
+    (tmp_path / "conf").mkdir()
+    script = images.REPO / images.IMAGE_FILES / "pgbouncer" / "entrypoint.sh"
+    env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "PGBOUNCER_BASE_DIR": str(tmp_path), **env}
+    run = subprocess.run([str(script)], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout == f"would run pgbouncer {tmp_path}/conf/pgbouncer.ini\n"
+    return (tmp_path / "conf/pgbouncer.ini").read_text(), (tmp_path / "conf/userlist.txt").read_text()
+
+
+def test_pgbouncer_forwards_every_database_as_the_charts_user_with_its_settings(tmp_path):
+    ini, userlist = run_pgbouncer_entrypoint(tmp_path, PGBOUNCER_CHART_ENV)
+    lines = ini.splitlines()
+    assert lines[:2] == [
+        "[databases]",
+        "* = host=postgres.pachyderm.svc.cluster.local port=5432 user=pachyderm",
+    ]
+    for setting in (
+        "listen_port = 5432",
+        "unix_socket_dir =  ",
+        "auth_type = md5",
+        "max_client_conn = 100000",
+        "pool_mode = transaction",
+        "server_tls_sslmode = prefer",
+        f"auth_file = {tmp_path}/conf/userlist.txt",
+    ):
+        assert setting in lines
+    assert not any(line.startswith("default_pool_size") for line in lines)  # unset: pgbouncer's default
+    assert userlist == '"pachyderm" "pa""ss"\n'
+    assert (tmp_path / "conf/userlist.txt").stat().st_mode & 0o077 == 0
+
+
+def test_pgbouncer_sends_a_named_database_to_the_configured_one(tmp_path):
+    env = {**PGBOUNCER_CHART_ENV, "PGBOUNCER_DATABASE": "app", "PGBOUNCER_SET_USER": "no"}
+    ini, _ = run_pgbouncer_entrypoint(tmp_path, env)
+    assert "app = host=postgres.pachyderm.svc.cluster.local port=5432 dbname=pachyderm" in ini.splitlines()
 
 
 def test_the_node_index_skips_networks_the_host_already_routes():
