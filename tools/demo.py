@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,12 @@ from tools.sandbox.chart_repo import ChartSourceError  # noqa: E402
 
 def say(msg: str = "") -> None:
     print(msg, flush=True)
+
+
+def tell(text: str) -> None:
+    """A paragraph, wrapped."""
+    for line in textwrap.wrap(text, 100):
+        say(line)
 
 
 def proxy_address(sandbox: Sandbox, namespace: str) -> str | None:
@@ -46,6 +53,98 @@ def pachctl_context() -> tuple[str, dict] | None:
     return (name, config.get("contexts", {}).get(name, {})) if name else None
 
 
+def secret_value(sandbox: Sandbox, namespace: str, name: str, *keys: str) -> str:
+    """The first of `keys` the Secret holds, decoded."""
+    import base64
+
+    from kubernetes import client
+
+    data = client.CoreV1Api(sandbox.api_client()).read_namespaced_secret(name, namespace).data or {}
+    return base64.b64decode(next(data[key] for key in keys if key in data)).decode()
+
+
+def run_pachctl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / "bin" / "pachctl"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def show_pachyderm(sandbox: Sandbox, namespace: str, address: str) -> bool:
+    """Use real Pachyderm through the one port as a user would, saying what each step gave; False when one
+    failed."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    import boto3
+    from botocore.config import Config
+
+    say("==> demo: Pachyderm through the one port (real pachd; the context the pachctl_context role wrote)")
+    version = run_pachctl("version")
+    if version.returncode:
+        say(f"    pachctl version failed: {version.stderr.strip()}")
+        return False
+    for line in version.stdout.strip().splitlines():
+        say(f"    {line}")
+    # The root token the role pinned logs pachctl in (a user logs in with `pachctl auth login`, Dex).
+    token = secret_value(sandbox, namespace, "pachyderm-oneport-pinned", "root-token")
+    login = run_pachctl("auth", "use-auth-token", stdin=token + "\n")
+    if login.returncode:
+        say(f"    pachctl auth use-auth-token failed: {login.stderr.strip()}")
+        return False
+    repo = run_pachctl("create", "repo", "demo")
+    if repo.returncode and "already exists" not in repo.stderr:
+        say(f"    pachctl create repo demo failed: {repo.stderr.strip()}")
+        return False
+    put = run_pachctl(
+        "put", "file", "demo@master:/hello.txt", "-f", "-", stdin="hello from behind one port\n"
+    )
+    if put.returncode:
+        say(f"    pachctl put file failed: {put.stderr.strip()}")
+        return False
+    for line in run_pachctl("list", "file", "demo@master").stdout.strip().splitlines():
+        say(f"    {line}")
+    # The S3 gateway, as an S3 client uses it: the access key and the secret key are both the token.
+    ca = secret_value(sandbox, namespace, "pachyderm-proxy-tls", "ca.crt", "tls.crt")
+    ca_file = ROOT / ".build" / "demo" / "proxy-ca.pem"
+    ca_file.parent.mkdir(parents=True, exist_ok=True)
+    ca_file.write_text(ca)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"https://{address}",
+        aws_access_key_id=token,
+        aws_secret_access_key=token,
+        region_name="us-east-1",
+        verify=str(ca_file),
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    body = s3.get_object(Bucket="master.demo", Key="hello.txt")["Body"].read().decode().strip()
+    say(f"    S3           GET s3://master.demo/hello.txt at https://{address} (SigV4): {body!r}")
+    # A presigned URL reaches the S3 gateway through the one port (the chart's own proxy sends it to the
+    # console), and pachd answers it as S3. With auth on, pachd 2.12 accepts only header-signed requests.
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "master.demo", "Key": "hello.txt"})
+    try:
+        with urllib.request.urlopen(url, context=ssl.create_default_context(cadata=ca), timeout=30) as answer:  # noqa: S310
+            status, text = answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode()
+    say(f"    presigned    {url.replace(token, '<root token>')}")  # the token is the key: never printed
+    if status == 200:
+        say(f"                 -> 200: {text.strip()!r}")
+    else:
+        code = text.split("<Code>", 1)[-1].split("</Code>", 1)[0] if "<Code>" in text else text[:80]
+        say(f"                 -> {status} {code}, answered by pachd's S3 gateway: with auth on, pachd 2.12")
+        say("                 verifies only header-signed requests (and a presigned URL would carry the")
+        say("                 token, which is also the secret key, in the clear)")
+    say(f"    console      https://{address}/ (log in as admin / password: the mock identity provider)")
+    return True
+
+
 def main() -> int:
     namespace = os.environ.get("ONEPORT_NAMESPACE", "pachyderm")
     sandbox = Sandbox()
@@ -68,7 +167,7 @@ def main() -> int:
     )
     os.environ["PACH_CONFIG"] = pach_config
     # The local inventory decides what runs: prerequisites only checks the tools in bin/, and verify
-    # is off, since its probes send traffic to the proxy's address, where nothing listens here.
+    # probes the one port when the sandbox's real node runs Pachyderm.
     cmd = ["ansible-playbook", "site.yml", "-i", "inventories/local"]
     say("==> demo: " + " ".join(cmd))
     rc = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
@@ -94,6 +193,9 @@ def main() -> int:
         say("    pachctl      no pachctl context was written")
     say("")
     real = sandbox.node_mode == "real"
+    pachyderm_real = real and sandbox.pachyderm_mode == "real"
+    used = bool(address) and pachyderm_real and show_pachyderm(sandbox, namespace, address)
+    say("")
     outcome = ", rolling Pachyderm out." if address else "."
     say(
         "What was done: a real Kubernetes control plane"
@@ -107,14 +209,27 @@ def main() -> int:
     )
     say(f"ran on this machine, and site.yml ran against them{outcome}")
     say("Checked, not installed: the prerequisites stage found the pinned tools `make setup` put in bin/.")
-    say("Skipped: the verify stage (its probes need a proxy that answers).")
-    if real:
-        say("What was not: Pachyderm's and cert-manager's pods need images this machine cannot build, so the")
-        say(
-            "sandbox placed them on kwok's fake node (Running in name only): the proxy's address is announced"
+    if pachyderm_real:
+        tell(
+            "Real: pachd 2.12, its PostgreSQL, pgbouncer and etcd, the console and the proxy (running "
+            "the collection's Envoy configuration) run as the chart's pods on the real node, from images "
+            "built on this machine; the verify stage probed them through the one port"
+            + (", and the steps above used them." if used else ".")
         )
-        say("by MetalLB's speaker, but no Pachyderm answers behind it. See docs/sandbox.md.")
+        tell(
+            "Not real: Loki's pods (their images cannot be built here) are on kwok's fake node, pipelines' "
+            "worker pods cannot start (no worker image is built), and cert-manager is a stand-in that issues "
+            "from the sandbox's CA. See docs/sandbox.md."
+        )
+    elif real:
+        say("Skipped: the verify stage (its probes need a Pachyderm that answers).")
+        tell(
+            "What was not: this sandbox keeps Pachyderm's pods on kwok's fake node "
+            "(ONEPORT_SANDBOX_PACHYDERM=fake), so no Pachyderm answers behind the proxy's address. "
+            "See docs/sandbox.md."
+        )
     else:
+        say("Skipped: the verify stage (its probes need a Pachyderm that answers).")
         why = "not root" if os.geteuid() != 0 else "this sandbox was made without the real node"
         say(f"What was not: no container runs ({why}: kwok fakes the node and its pods), so nothing")
         say("answers on the proxy's address. As root, a sandbox made anew (`python -m tools.sandbox down")
@@ -125,7 +240,7 @@ def main() -> int:
     say("On a real cluster: set the oneport_* variables in an inventory, run")
     say("    ansible-playbook site.yml -i inventories/<env>")
     say("and `pachctl version` then uses the context written. `make cluster-down` stops the sandbox.")
-    return 0 if address else 1
+    return 0 if address and (used or not pachyderm_real) else 1
 
 
 if __name__ == "__main__":
