@@ -121,7 +121,13 @@ def show_pachyderm(sandbox: Sandbox, namespace: str, address: str) -> bool:
         aws_secret_access_key=token,
         region_name="us-east-1",
         verify=str(ca_file),
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        # Uploads need Content-Length at pachd's gateway: no streamed checksums (botocore 1.36 and later).
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
     )
     body = s3.get_object(Bucket="master.demo", Key="hello.txt")["Body"].read().decode().strip()
     say(f"    S3           GET s3://master.demo/hello.txt at https://{address} (SigV4): {body!r}")
