@@ -155,7 +155,7 @@ def report(pods: list, events: list, logs: list, namespace: str) -> dict:
                 "object": f"{kind} {namespace}/{owner_name}",
                 "problems": container_problems(pod),
                 "events": pod_events(events, name),
-                "logs": {container: lines for container, lines in tails.get(name, [])},
+                "logs": dict(tails.get(name, [])),
             }
         )
     return {"unready": unready, "text": as_text(unready, namespace)}

@@ -154,7 +154,7 @@ def free_port() -> int:
     gives) can be taken in the meantime as the source port of any outgoing connection, and a component
     started later then finds its recorded port in use.
     """
-    low, _ = ephemeral_ports()
+    low = ephemeral_ports()[0]
     first = max(1024, low - 12000)
     candidates = list(range(first, low))
     random.SystemRandom().shuffle(candidates)

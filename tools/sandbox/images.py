@@ -81,7 +81,7 @@ class Image:
 
     def tools(self) -> tuple[str, ...]:
         """The tools of tools/tools.yml this image is made from."""
-        return ((self.binary,) if self.binary else ()) + tuple(tool for tool, _ in self.trees)
+        return ((self.binary,) if self.binary else ()) + tuple(tool for tool, _dest in self.trees)
 
 
 # The image groups a sandbox can put on its real node.
@@ -375,7 +375,9 @@ def fingerprint(name: str, image: Image, find_tool) -> str:
         resolved = Path(find_tool(tool)).resolve()
         stat = resolved.stat()
         tools.append([tool, str(resolved), stat.st_mtime_ns, stat.st_size])
-    files = [[source, hashlib.sha256((REPO / source).read_bytes()).hexdigest()] for source, _ in image.files]
+    files = [
+        [source, hashlib.sha256((REPO / source).read_bytes()).hexdigest()] for source, _dest in image.files
+    ]
     return json.dumps([FORMAT, name, repr(image), tools, files])
 
 

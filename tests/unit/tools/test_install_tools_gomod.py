@@ -85,8 +85,11 @@ def test_the_module_directory_becomes_a_tree_any_user_reads_and_its_owner_can_re
     }
     ran = [json.loads(line) for line in calls.read_text().splitlines()]
     # The module comes from the wrapper module's go.mod and go.sum, never resolved anew.
-    assert [args for args, _, _ in ran] == [["mod", "download", MODULE], ["list", "-m", "-json", MODULE]]
-    assert {(cwd, flags) for _, cwd, flags in ran} == {
+    assert [args for args, _cwd, _flags in ran] == [
+        ["mod", "download", MODULE],
+        ["list", "-m", "-json", MODULE],
+    ]
+    assert {(cwd, flags) for _args, cwd, flags in ran} == {
         (str(tmp_path / "wrapper"), "-mod=readonly -buildvcs=false")
     }
 

@@ -96,7 +96,7 @@ def test_only_the_provisioners_own_directories_are_ever_removed(path, ours):
 def test_sandbox_ports_sit_below_the_kernels_ephemeral_range():
     # The sandbox keeps its ports across `up`s: one from the ephemeral range can meanwhile become the
     # source port of an outgoing connection, and the component started later then finds it taken.
-    low, _ = cluster.ephemeral_ports()
-    ports = {cluster.free_port() for _ in range(20)}
+    low, _high = cluster.ephemeral_ports()
+    ports = {cluster.free_port() for _attempt in range(20)}
     assert all(1024 <= port < low for port in ports), ports
     assert len(ports) > 1  # picked at random, not the first free one every time

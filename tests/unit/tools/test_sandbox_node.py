@@ -161,7 +161,7 @@ def test_an_image_carries_trees_and_repository_files_and_the_later_source_wins(t
         env=("HOME=/app",),
         workdir="/app",
     )
-    _, config, layer = read_image(images.archive("example.test/app:1", image, find_tool))
+    _manifest, config, layer = read_image(images.archive("example.test/app:1", image, find_tool))
     names = layer.getnames()
     assert names == sorted(names)
     assert layer.extractfile("usr/lib/x86_64-linux-gnu/libc.so.6").read() == b"libc"
@@ -199,7 +199,7 @@ def test_the_pachd_image_is_named_as_the_chart_renders_it_and_holds_what_its_dep
             }
         },
     )
-    _, config, layer = read_image(images.archive(rendered, images.CATALOGUE[rendered], find_tool))
+    _manifest, config, layer = read_image(images.archive(rendered, images.CATALOGUE[rendered], find_tool))
     # The Deployment's command and probes run /pachd as user 65532; Dex reads /dex-assets.
     assert layer.extractfile("pachd").read() == b"\x7fELF pachd"
     assert layer.getmember("pachd").mode == 0o755
@@ -224,7 +224,7 @@ def test_archives_are_rewritten_only_when_what_they_are_made_from_changed(tmp_pa
     images.build_all(find_tool, out)
     assert path.stat().st_mtime_ns == written - 10**9  # unchanged inputs: not rewritten
     images.build_all(tool_finder(tmp_path / "v2", app=b"two"), out)
-    _, _, layer = read_image(path.read_bytes())
+    layer = read_image(path.read_bytes())[2]
     assert layer.extractfile("app").read() == b"two"
 
 
@@ -242,7 +242,7 @@ def test_an_image_is_found_whether_or_not_its_name_carries_the_default_registry(
 
 def test_postgresql_stops_fast_rather_than_waiting_for_pooled_connections(tmp_path):
     image = images.Image(entrypoint=("/app",), binary="app", path="/app", stop_signal="SIGINT")
-    _, config, _ = read_image(images.archive("example.test/app:1", image, tool_finder(tmp_path, app=b"x")))
+    config = read_image(images.archive("example.test/app:1", image, tool_finder(tmp_path, app=b"x")))[1]
     assert config["config"]["StopSignal"] == "SIGINT"
     assert images.CATALOGUE[images.POSTGRESQL_IMAGE].stop_signal == "SIGINT"
 
@@ -308,7 +308,7 @@ def test_pgbouncer_forwards_every_database_as_the_charts_user_with_its_settings(
 
 def test_pgbouncer_sends_a_named_database_to_the_configured_one(tmp_path):
     env = {**PGBOUNCER_CHART_ENV, "PGBOUNCER_DATABASE": "app", "PGBOUNCER_SET_USER": "no"}
-    ini, _ = run_pgbouncer_entrypoint(tmp_path, env)
+    ini = run_pgbouncer_entrypoint(tmp_path, env)[0]
     assert "app = host=postgres.pachyderm.svc.cluster.local port=5432 dbname=pachyderm" in ini.splitlines()
 
 
