@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from tools.sandbox import Sandbox, SandboxError  # noqa: E402
 from tools.sandbox.chart_repo import ChartSourceError  # noqa: E402
+from tools.sandbox.s3 import s3_client  # noqa: E402
 
 
 def say(msg: str = "") -> None:
@@ -81,9 +82,6 @@ def show_pachyderm(sandbox: Sandbox, namespace: str, address: str) -> bool:
     import urllib.error
     import urllib.request
 
-    import boto3
-    from botocore.config import Config
-
     say("==> demo: Pachyderm through the one port (real pachd; the context the pachctl_context role wrote)")
     version = run_pachctl("version")
     if version.returncode:
@@ -114,21 +112,7 @@ def show_pachyderm(sandbox: Sandbox, namespace: str, address: str) -> bool:
     ca_file = ROOT / ".build" / "demo" / "proxy-ca.pem"
     ca_file.parent.mkdir(parents=True, exist_ok=True)
     ca_file.write_text(ca)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"https://{address}",
-        aws_access_key_id=token,
-        aws_secret_access_key=token,
-        region_name="us-east-1",
-        verify=str(ca_file),
-        # Uploads need Content-Length at pachd's gateway: no streamed checksums (botocore 1.36 and later).
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        ),
-    )
+    s3 = s3_client(address, token, token, ca_file)
     body = s3.get_object(Bucket="master.demo", Key="hello.txt")["Body"].read().decode().strip()
     say(f"    S3           GET s3://master.demo/hello.txt at https://{address} (SigV4): {body!r}")
     # A presigned URL reaches the S3 gateway through the one port (the chart's own proxy sends it to the

@@ -27,6 +27,7 @@ from support.paths import bin_tool
 from support.playbook_runs import ansible_env, ansible_playbook
 
 from tools.sandbox import Sandbox
+from tools.sandbox.s3 import s3_client as gateway_client
 
 pytestmark = pytest.mark.slow
 
@@ -134,28 +135,9 @@ def test_a_256_mib_file_goes_in_and_comes_back_with_the_same_digest(deployed, tm
 
 
 def s3_client(deployed, key: str, secret: str):
-    import boto3
-    from botocore.config import Config
-
     ca = deployed["work"] / "ca.pem"
     ca.write_bytes(ca_pem(deployed["box"]))
-    return boto3.client(
-        "s3",
-        endpoint_url=f"https://{deployed['address']}",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        region_name="us-east-1",
-        verify=str(ca),
-        # botocore 1.36 and later stream uploads over HTTPS with a trailing checksum and no Content-Length,
-        # which pachd's S3 gateway refuses (MissingContentLength): checksums only where S3 requires them.
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 1},
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        ),
-    )
+    return gateway_client(deployed["address"], key, secret, ca, retries={"max_attempts": 1})
 
 
 def test_the_s3_gateway_takes_signed_puts_gets_and_a_multipart_upload(deployed):
