@@ -154,7 +154,8 @@ CATALOGUE: dict[str, Image] = {
     POSTGRESQL_IMAGE: Image(
         trees=(("debian-base", "/"), ("postgresql-runtime", "/")),
         files=(
-            (f"{IMAGE_FILES}/postgresql/entrypoint.sh", "/opt/oneport/entrypoint.sh"),
+            (f"{IMAGE_FILES}/postgresql-entrypoint.sh", "/opt/oneport/entrypoint.sh"),
+            (f"{IMAGE_FILES}/secret.sh", "/opt/oneport/secret.sh"),
             (f"{IMAGE_FILES}/passwd", "/etc/passwd"),
             (f"{IMAGE_FILES}/group", "/etc/group"),
         ),
@@ -170,7 +171,8 @@ CATALOGUE: dict[str, Image] = {
     PGBOUNCER_IMAGE: Image(
         trees=(("debian-base", "/"), ("pgbouncer-runtime", "/")),
         files=(
-            (f"{IMAGE_FILES}/pgbouncer/entrypoint.sh", "/opt/oneport/entrypoint.sh"),
+            (f"{IMAGE_FILES}/pgbouncer-entrypoint.sh", "/opt/oneport/entrypoint.sh"),
+            (f"{IMAGE_FILES}/secret.sh", "/opt/oneport/secret.sh"),
             (f"{IMAGE_FILES}/passwd", "/etc/passwd"),
             (f"{IMAGE_FILES}/group", "/etc/group"),
         ),

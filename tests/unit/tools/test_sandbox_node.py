@@ -277,7 +277,7 @@ def run_pgbouncer_entrypoint(tmp_path, env: dict) -> tuple[str, str]:
     (fake_bin / "pgbouncer").write_text('#!/bin/sh\necho "would run pgbouncer $1"\n')
     (fake_bin / "pgbouncer").chmod(0o755)
     (tmp_path / "conf").mkdir()
-    script = images.REPO / images.IMAGE_FILES / "pgbouncer" / "entrypoint.sh"
+    script = images.REPO / images.IMAGE_FILES / "pgbouncer-entrypoint.sh"
     env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "PGBOUNCER_BASE_DIR": str(tmp_path), **env}
     run = subprocess.run([str(script)], env=env, capture_output=True, text=True, check=True)
     assert run.stdout == f"would run pgbouncer {tmp_path}/conf/pgbouncer.ini\n"

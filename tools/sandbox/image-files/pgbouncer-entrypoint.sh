@@ -12,15 +12,9 @@ USERLIST="$BASE/conf/userlist.txt"
 
 log() { echo "pgbouncer: $*" >&2; }
 
-# A variable's value, or the contents of the file its *_FILE twin names.
-secret() {
-    local file_var="${1}_FILE"
-    if [[ -n "${!file_var:-}" ]]; then
-        cat "${!file_var}"
-    else
-        printf '%s' "${!1:-}"
-    fi
-}
+# secret NAME: the variable's value, or the file its NAME_FILE twin names.
+# shellcheck source=secret.sh
+source "${BASH_SOURCE[0]%/*}/secret.sh"
 
 is_yes() {
     case "${1,,}" in

@@ -20,15 +20,9 @@ INITDB_DIR=/docker-entrypoint-initdb.d
 
 log() { echo "postgresql: $*" >&2; }
 
-# A variable's value, or the contents of the file its *_FILE twin names (the chart's usePasswordFile).
-secret() {
-    local file_var="${1}_FILE"
-    if [[ -n "${!file_var:-}" ]]; then
-        cat "${!file_var}"
-    else
-        printf '%s' "${!1:-}"
-    fi
-}
+# secret NAME: the variable's value, or the file its NAME_FILE twin names.
+# shellcheck source=secret.sh
+source "${BASH_SOURCE[0]%/*}/secret.sh"
 
 USER_NAME="${POSTGRES_USER:-postgres}"
 USER_PASSWORD="$(secret POSTGRES_PASSWORD)"
