@@ -123,14 +123,14 @@ def requested_node_mode(recorded: str | None) -> str:
     return asked or recorded or ("real" if os.geteuid() == 0 else "fake")
 
 
-def requested_pachyderm_mode() -> str:
-    """Whether the real node runs the Pachyderm chart's pods (`real`, the default) or kwok's fake node
-    holds them (`fake`: the roles' logic, without the minute real pods take), from
-    ONEPORT_SANDBOX_PACHYDERM. Without the real node Pachyderm is always fake."""
+def requested_pachyderm_mode(recorded: str | None = None) -> str:
+    """Whether the real node runs the Pachyderm chart's pods (`real`) or kwok's fake node holds them
+    (`fake`: the roles' logic, without the minute real pods take): ONEPORT_SANDBOX_PACHYDERM, else what
+    the sandbox was made with, else `real`. Without the real node Pachyderm is always fake."""
     asked = os.environ.get("ONEPORT_SANDBOX_PACHYDERM", "").strip().lower()
     if asked and asked not in NODE_MODES:
         raise SandboxError(f"ONEPORT_SANDBOX_PACHYDERM={asked!r}: expected one of {', '.join(NODE_MODES)}")
-    return asked or "real"
+    return asked or recorded or "real"
 
 
 def state_dir() -> Path:
@@ -245,8 +245,15 @@ class Sandbox:
             )
         state["service_cidr"] = service_cidr
         state["node_mode"] = mode
+        # A sandbox keeps the mode it was made with: Pachyderm's StatefulSets keep their pods where they
+        # were placed, so a release made fake would mix real and fake pods. One made before the mode
+        # existed had Pachyderm on kwok's node.
+        made_fake = "fake" if (self.root / "data" / "etcd").exists() else None
+        recorded_pachyderm = state.get("pachyderm") or made_fake
         state["pachyderm"] = (
-            (self._pachyderm_asked or requested_pachyderm_mode()) if mode == "real" else "fake"
+            (self._pachyderm_asked or requested_pachyderm_mode(recorded_pachyderm))
+            if mode == "real"
+            else "fake"
         )
         ports = state.setdefault("ports", {})
         for name in PORT_NAMES:
@@ -1188,6 +1195,11 @@ class Sandbox:
                     "this sandbox was made without the real node and keeps it that way; "
                     "`python -m tools.sandbox down --wipe-data`, then `up`, gives it one"
                 )
+        elif self.pachyderm_mode == "fake" and self._pachyderm_asked is None:
+            log(
+                "this sandbox keeps Pachyderm's pods on kwok's fake node, as it was made; "
+                "`python -m tools.sandbox down --wipe-data`, then `up`, runs them for real"
+            )
         # The MetalLB pool inventories/local hands out: the real node's link (the host routes to it),
         # else loopback addresses nothing answers on.
         pool = self.network.pool if self.node_mode == "real" else FAKE_NODE_POOL
@@ -1294,7 +1306,7 @@ class Sandbox:
         # The node mode and its Service range belong to the data: the next `up` chooses them anew.
         state = self.state()
         if state:
-            for key in ("node_mode", "service_cidr", "node_network"):
+            for key in ("node_mode", "service_cidr", "node_network", "pachyderm"):
                 state.pop(key, None)
             pki.write_private(self.state_file, json.dumps(state, indent=2).encode(), mode=0o644)
         # The hostPath provisioner's directories (empty: nothing ever runs) of this sandbox's volumes.

@@ -398,6 +398,10 @@ def test_the_pachyderm_mode_is_real_unless_asked_and_a_bad_value_is_named(monkey
 
     monkeypatch.delenv("ONEPORT_SANDBOX_PACHYDERM", raising=False)
     assert cluster.requested_pachyderm_mode() == "real"
+    # A sandbox keeps what it was made with (its StatefulSets' pods stay where they were placed)...
+    assert cluster.requested_pachyderm_mode("fake") == "fake"
+    monkeypatch.setenv("ONEPORT_SANDBOX_PACHYDERM", "Real")
+    assert cluster.requested_pachyderm_mode("fake") == "real"  # ...unless asked otherwise
     monkeypatch.setenv("ONEPORT_SANDBOX_PACHYDERM", "Fake")
     assert cluster.requested_pachyderm_mode() == "fake"
     monkeypatch.setenv("ONEPORT_SANDBOX_PACHYDERM", "mock")
