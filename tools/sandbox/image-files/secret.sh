@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the sandbox's database images' entrypoints, which source it from their own directory.
 
 # A variable's value, or the contents of the file its *_FILE twin names (the chart's usePasswordFile).
