@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from emulated_link import EmulatedLink  # noqa: E402
+from emulated_link import link_process  # noqa: E402
 from support.backends import GrpcBackend, Recorder  # noqa: E402
 from support.envoy import Envoy  # noqa: E402
 from support.paths import find_reference_dir  # noqa: E402
@@ -81,12 +81,6 @@ def _serve_backend(ports, stop) -> None:
     backend.stop()
 
 
-def _serve_link(target_port: int, round_trip_ms: float, rate: float | None, ports, stop) -> None:
-    with EmulatedLink(target_port, round_trip_ms, rate) as link:
-        ports.put(link.port)
-        stop.wait()
-
-
 @contextlib.contextmanager
 def child(target, *args):
     """Run a server in its own process (its own GIL, like the real parts); yield (port, pid)."""
@@ -117,7 +111,7 @@ def through_link(
     """Throughput in MB/s; the share of one core the Envoy in the path used; the cores that every
     process in the path (client, link, Envoy, backend) used together."""
     port, envoy_pid = target
-    with child(_serve_link, port, round_trip_ms, rate) as (link_port, link_pid):
+    with link_process(port, round_trip_ms, rate) as (link_port, link_pid):
         measure(link_port, 1.0)  # warm up: connection, BDP probing
         pids = (os.getpid(), link_pid, backend_pid, envoy_pid)
         before, started = [cpu_seconds(pid) for pid in pids], time.monotonic()

@@ -3,8 +3,10 @@
 These kernels have no `tc netem`, so `make bench-proxy` puts this relay between a client and the
 server it measures. Every chunk read from one side is delivered to the other no earlier than
 `round_trip_ms / 2` after it arrived and, with a bandwidth, no earlier than the link could have
-carried it (a serialising link: chunk after chunk at `rate` bytes per second). Bytes are passed on
-unchanged and in order; a half-close travels like data, after the bytes before it.
+carried it (a serialising link: chunk after chunk at `rate` bytes per second). The bandwidth is the
+link's, not each connection's: connections relayed at once share it, one wire per direction, as
+parallel uploads over one network path do. Bytes are passed on unchanged and in order; a half-close
+travels like data, after the bytes before it.
 
 The relay copies with plain blocking sockets in two threads per direction (reader and deliverer), so
 its own CPU cost per byte stays close to the kernel's two copies: the instrument should take as
@@ -15,6 +17,7 @@ beyond it the reader stops reading and TCP pushes back on the sender, like a rou
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import socket
 import threading
 import time
@@ -60,6 +63,9 @@ class EmulatedLink:
         self._threads: list[threading.Thread] = []
         self._directions: list[_Direction] = []
         self._closed = False
+        # When each direction of the wire (client to server, server to client) is free again.
+        self._wire_lock = threading.Lock()
+        self._wire_free_at = {"up": 0.0, "down": 0.0}
 
     def start(self) -> EmulatedLink:
         self._spawn(self._accept_loop)
@@ -97,11 +103,23 @@ class EmulatedLink:
                     pair.close()
                     return
                 self._sockets += [client, server]
-                directions = (_Direction(self, client, server, pair), _Direction(self, server, client, pair))
+                directions = (
+                    _Direction(self, client, server, pair, "up"),
+                    _Direction(self, server, client, pair, "down"),
+                )
                 self._directions += directions
             for direction in directions:
                 self._spawn(direction.read)
                 self._spawn(direction.deliver)
+
+    def due(self, way: str, size: int) -> float:
+        """When `size` bytes read now arrive at the far side of direction `way` ("up" or "down")."""
+        now = time.monotonic()
+        if self.rate is None:
+            return now + self.one_way
+        with self._wire_lock:
+            free_at = self._wire_free_at[way] = max(now, self._wire_free_at[way]) + size / self.rate
+        return free_at + self.one_way
 
     def stop(self) -> None:
         """Close the listener and every relayed connection; wait for the threads to end."""
@@ -149,21 +167,14 @@ def _close(sock: socket.socket) -> None:
 class _Direction:
     """One direction of a connection: a reader that stamps chunks with their due time, a deliverer."""
 
-    def __init__(self, link: EmulatedLink, source: socket.socket, sink: socket.socket, pair: _Pair):
+    def __init__(self, link: EmulatedLink, source: socket.socket, sink: socket.socket, pair: _Pair, way: str):
         self.link = link
         self.source, self.sink, self.pair = source, sink, pair
+        self.way = way
         self.chunks: deque = deque()
         self.held = 0
-        self.free_at = 0.0  # when the emulated link has finished sending what it was given
         self.cancelled = False
         self.changed = threading.Condition()
-
-    def _due(self, size: int) -> float:
-        now = time.monotonic()
-        if self.link.rate is None:
-            return now + self.link.one_way
-        self.free_at = max(now, self.free_at) + size / self.link.rate
-        return self.free_at + self.link.one_way
 
     def read(self) -> None:
         while True:
@@ -177,7 +188,7 @@ class _Direction:
             except OSError:
                 data = b""
             with self.changed:
-                self.chunks.append((self._due(len(data)), data))
+                self.chunks.append((self.link.due(self.way, len(data)), data))
                 self.held += len(data)
                 self.changed.notify_all()
             if not data:
@@ -215,3 +226,32 @@ class _Direction:
         with self.changed:
             self.cancelled = True
             self.changed.notify_all()
+
+
+def _serve(target_host: str, target_port: int, round_trip_ms: float, rate: float | None, ports, stop) -> None:
+    with EmulatedLink(target_port, round_trip_ms, rate, target_host=target_host) as link:
+        ports.put(link.port)
+        stop.wait()
+
+
+@contextlib.contextmanager
+def link_process(
+    target_port: int, round_trip_ms: float = 0.0, rate: float | None = None, target_host="127.0.0.1"
+):
+    """An EmulatedLink in a process of its own (its own GIL, like the parts it sits between).
+
+    Yields `(port, pid)`: clients connect to `127.0.0.1:<port>`; the pid is for CPU accounting.
+    """
+    context = multiprocessing.get_context("spawn")
+    ports, stop = context.Queue(), context.Event()
+    process = context.Process(
+        target=_serve, args=(target_host, target_port, round_trip_ms, rate, ports, stop), daemon=True
+    )
+    process.start()
+    try:
+        yield ports.get(timeout=60), process.pid
+    finally:
+        stop.set()
+        process.join(15)
+        if process.is_alive():
+            process.kill()

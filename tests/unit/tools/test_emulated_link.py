@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import socket
 import threading
@@ -126,6 +127,21 @@ def test_a_bandwidth_bounds_how_fast_bytes_arrive(server):
     assert backend.size == len(payload)
     # The link serialises every byte at `rate`, so the last one cannot arrive before 10/40 s.
     assert elapsed >= len(payload) / rate
+
+
+def test_connections_at_once_share_the_links_bandwidth_one_wire_per_direction():
+    # 8 uploads over one network path share its bandwidth: what one connection's bytes take of the wire
+    # delays another's in the same direction, and never the other direction's.
+    link = EmulatedLink(1, rate=100 * MIB)
+    try:
+        started = time.monotonic()
+        firsts = [link.due("up", 10 * MIB) for _connection in range(8)]
+        download = link.due("down", 10 * MIB)
+    finally:
+        link.stop()
+    assert firsts[-1] - started >= 8 * 0.1  # eight 10 MiB chunks at 100 MiB/s, one after another
+    assert all(later > earlier for earlier, later in itertools.pairwise(firsts))
+    assert download - started < 0.2
 
 
 def test_what_a_direction_holds_is_bounded_when_the_far_side_stops_reading(server):
