@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from support.paths import REPO
+from support.sandboxes import running
 
 from tools.sandbox import Sandbox
 
@@ -26,12 +27,8 @@ def sandbox(tmp_path_factory):
     root = Path(tmp_path_factory.mktemp("sandbox"))
     # Pachyderm's pods on kwok's node: these tests check the roles' logic (idempotence, check mode,
     # upgrades, failures), not traffic, which test_real_pachyderm.py proves on a sandbox of its own.
-    box = Sandbox(root, pachyderm="fake")
-    try:
-        box.up(log=lambda msg: print(f"[sandbox] {msg}"))
+    with running(Sandbox(root, pachyderm="fake")) as box:
         yield box
-    finally:
-        box.down(log=lambda msg: print(f"[sandbox] {msg}"))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from support.playbook_runs import ansible_env, ansible_playbook, sandbox_fleet_inventory
+from support.sandboxes import running
 
 from tools.sandbox import Sandbox
 from tools.sandbox.cluster import IDENTITY
@@ -35,10 +36,9 @@ pytestmark = pytest.mark.slow
 def second_sandbox(tmp_path_factory):
     box = Sandbox(Path(tmp_path_factory.mktemp("sandbox-b")), pachyderm="fake")
     try:
-        box.up(log=lambda msg: print(f"[sandbox-b] {msg}"))
-        yield box
+        with running(box, "sandbox-b"):
+            yield box
     finally:
-        box.down(log=lambda msg: print(f"[sandbox-b] {msg}"))
         box.wipe_data()
 
 

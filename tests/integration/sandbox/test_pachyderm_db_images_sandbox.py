@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from support.kubectl import kubectl, kubectl_json, kubectl_out, on_cluster
 from support.paths import bin_tool
+from support.sandboxes import running
 
 from tools.sandbox import Sandbox, images, node
 
@@ -46,12 +47,9 @@ ROLLOUTS = ("statefulset/postgres", "statefulset/etcd", "deployment/pg-bouncer",
 def real_pachyderm(tmp_path_factory):
     """A sandbox of the module's own whose real node runs the Pachyderm chart's pods (the session's
     keeps them on kwok's node)."""
-    box = Sandbox(Path(tmp_path_factory.mktemp("dbimages")), node_mode="real", pachyderm="real")
-    try:
-        box.up(log=lambda msg: print(f"[sandbox] {msg}"))
+    root = Path(tmp_path_factory.mktemp("dbimages"))
+    with running(Sandbox(root, node_mode="real", pachyderm="real")) as box:
         yield box
-    finally:
-        box.down(log=lambda msg: print(f"[sandbox] {msg}"))
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import pytest
 from support.kubectl import on_cluster
 from support.paths import BIN, bin_tool
 from support.playbook_runs import changed, run_playbook
+from support.sandboxes import running
 
 from tools.sandbox import Sandbox, images, node
 
@@ -122,15 +123,12 @@ def eventually(check, timeout: float = 20.0, interval: float = 0.5):
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    box = Sandbox(Path(tmp_path_factory.mktemp("real")), node_mode="real", pachyderm="fake")
-    try:
-        box.up(log=lambda msg: print(f"[sandbox] {msg}"))
+    root = Path(tmp_path_factory.mktemp("real"))
+    with running(Sandbox(root, node_mode="real", pachyderm="fake")) as box:
         kubectl(box, "apply", "-f", "-", stdin=WEB)
         kubectl(box, "rollout", "status", "deployment/web", "--timeout=60s")
         kubectl(box, "wait", "--for=condition=Ready", "pod/client", "--timeout=60s")
         yield box
-    finally:
-        box.down(log=lambda msg: print(f"[sandbox] {msg}"))
 
 
 def web_pods(box: Sandbox) -> set[str]:
