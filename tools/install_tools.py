@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -265,57 +264,22 @@ def install_go_tool(name: str, tool: dict, target: Path, module_dir: Path, build
 
 
 def install_gomod_tool(name: str, tool: dict, target: Path, module_dir: Path, build: Build) -> None:
-    """Copy one directory of a Go module's source into a tree: files a program reads at run time.
+    """Unpack one directory of a Go module's source into a tree: files a program reads at run time.
 
     The module is the one the wrapper module under module_dir requires, downloaded and verified by
-    go.sum as a build's modules are; tools.yml's version must be that module's version, so the two
-    cannot drift apart.
+    go.sum as a build's modules are (module_zip, as npm tools get their sources).
     """
-    env = dict(os.environ, GOFLAGS="-mod=readonly -buildvcs=false")
     with build.fetch_slots:
         build.start("downloading its Go module")
-        run_logged(
-            ["go", "mod", "download", tool["module"]],
-            build.log_path,
-            what="go mod download",
-            cwd=module_dir,
-            env=env,
-        )
-    listed = subprocess.run(
-        ["go", "list", "-m", "-json", tool["module"]],
-        cwd=module_dir,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    module = json.loads(listed.stdout)
-    if module["Version"] != f"v{tool['version']}":
-        raise SystemExit(
-            f"tools.yml: {name} {tool['version']} is from {tool['module']}, but {module_dir / 'go.mod'} "
-            f"requires {module['Version']}: make them agree"
-        )
-    build.step("copying its files")
+        zip_path = module_zip(name, tool, module_dir, build)
+    build.step("unpacking its files")
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        tree = Path(tmp) / name
-        copy_readable(Path(module["Dir"]) / tool["tree"], tree)
+        unpack_module_paths(zip_path, [tool["tree"]], Path(tmp) / "src")
+        tree = Path(tmp) / "src" / tool["tree"]
         (tree / ".complete").write_text(tool["version"] + "\n")
+        os.chmod(tree / ".complete", 0o644)
+        os.chmod(tree, 0o755)  # noqa: S103 - a directory every user enters
         os.replace(tree, target)
-
-
-def copy_readable(source: Path, dest: Path) -> None:
-    """Copy a directory with modes any user can read and its owner can replace.
-
-    The Go module cache keeps its files read-only (0444, directories 0555): copied as they are, the
-    tree could not be removed or replaced without a chmod first.
-    """
-    if not source.is_dir():
-        raise SystemExit(f"{source} is not a directory")
-    shutil.copytree(source, dest, copy_function=shutil.copyfile)
-    for path in [dest, *dest.rglob("*")]:
-        # Directories and programs can be entered or run by every user; the rest is readable by all.
-        runnable = path.is_dir() or (source / path.relative_to(dest)).stat().st_mode & 0o111
-        os.chmod(path, 0o755 if runnable else 0o644)
 
 
 def debian_mirror() -> str:
@@ -414,9 +378,12 @@ def unpack_node(blob: bytes, spec: dict, into: Path) -> Path:
     return node.parent
 
 
-def module_zip(tool: dict, module_dir: Path, build: Build) -> Path:
-    """The Go module zip holding the sources: `go mod download` in a wrapper module whose go.sum pins it."""
-    cmd = ["go", "mod", "download", "-json", tool["module"]]
+def module_zip(name: str, tool: dict, module_dir: Path, build: Build) -> Path:
+    """The Go module zip holding a tool's sources (`module: path@version` in tools.yml): `go mod download`
+    of the module the wrapper module under module_dir requires, verified by its go.sum. The version
+    tools.yml names must be the one the wrapper requires, so the two cannot drift apart."""
+    path, _, wanted = tool["module"].partition("@")
+    cmd = ["go", "mod", "download", "-json", path]
     with open(build.log_path, "a") as fh:
         fh.write(f"$ {shlex.join(cmd)}\n# in {module_dir}, {time.ctime()}\n")
     env = dict(os.environ, GOFLAGS="-mod=readonly")
@@ -426,15 +393,22 @@ def module_zip(tool: dict, module_dir: Path, build: Build) -> Path:
     with open(build.log_path, "a") as fh:
         fh.write(f"{done.stdout}{done.stderr}# exit status {done.returncode}\n\n")
     try:
-        return Path(json.loads(done.stdout)["Zip"])
+        module = json.loads(done.stdout)
+        zip_path = Path(module["Zip"])
     except (ValueError, KeyError):
-        raise ToolFailure(
-            f"go mod download {tool['module']} exited with status {done.returncode}", build.log_path
-        ) from None
+        failed = f"go mod download {path} exited with status {done.returncode}"
+        raise ToolFailure(failed, build.log_path) from None
+    if module.get("Version") != wanted:
+        raise SystemExit(
+            f"tools.yml: {name} is from {tool['module']}, but {module_dir / 'go.mod'} requires "
+            f"{path} {module.get('Version')}: make them agree"
+        )
+    return zip_path
 
 
 def unpack_module_paths(zip_path: Path, paths: list, into: Path) -> None:
-    """Unpack the module zip's `paths` (directories or files, relative to the module root) into `into`."""
+    """Unpack the module zip's `paths` (directories or files, relative to the module root) into `into`,
+    readable by every user (directories 0755, files 0644: a module zip carries no modes)."""
     with zipfile.ZipFile(zip_path) as zf:
         names = zf.namelist()
         # Every name starts with module@version/ (the module path has slashes of its own).
@@ -447,8 +421,11 @@ def unpack_module_paths(zip_path: Path, paths: list, into: Path) -> None:
                 continue
             found.add(path)
             target = into / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
+            for directory in reversed(target.relative_to(into).parents[:-1]):
+                (into / directory).mkdir(parents=True, exist_ok=True)
+                os.chmod(into / directory, 0o755)  # noqa: S103 - directories every user enters
             target.write_bytes(zf.read(name))
+            os.chmod(target, 0o644)
     for path in paths:
         if path not in found:
             raise SystemExit(f"{zip_path.name} has no {path}")
@@ -513,7 +490,7 @@ def install_npm_tool(
         build.start("fetching Node.js and the sources")
         with wheel_lock(spec["wheel"]):
             blob = fetch_wheel(spec, downloads, build)
-        zip_path = module_zip(tool, module_dir, build)
+        zip_path = module_zip(name, tool, module_dir, build)
     build.step("waiting for a build slot", active=False)
     with build.build_slots, tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         if build.stop.is_set():

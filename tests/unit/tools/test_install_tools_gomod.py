@@ -8,6 +8,7 @@ import re
 import stat
 import sys
 import threading
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,18 +30,16 @@ class FakeBuild(SimpleNamespace):
 
 
 def fake_go(tmp_path: Path, monkeypatch, version: str) -> Path:
-    """A `go` on PATH that records its calls and lists MODULE at `version` in a read-only module cache."""
-    module = tmp_path / "gomodcache" / f"{MODULE}@{version}"
-    (module / "assets" / "templates").mkdir(parents=True)
-    (module / "assets" / "templates" / "login.html").write_text("<form>")
-    (module / "assets" / "run.sh").write_text("#!/bin/sh\n")
-    os.chmod(module / "assets" / "templates" / "login.html", 0o444)
-    # Read-only, as the Go module cache keeps its files and directories.
-    os.chmod(module / "assets" / "run.sh", 0o555)  # noqa: S103
-    for directory in (module / "assets" / "templates", module / "assets"):
-        os.chmod(directory, 0o555)  # noqa: S103
+    """A `go` on PATH that records its calls and downloads MODULE at `version` as a module zip."""
+    root = f"{MODULE}@{version}/"
+    zip_path = tmp_path / "gomodcache" / "cache" / "download" / f"{version}.zip"
+    zip_path.parent.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr(root + "assets/templates/login.html", "<form>")
+        zf.writestr(root + "assets/run.sh", "#!/bin/sh\n")
+        zf.writestr(root + "main.go", "package main")
     calls = tmp_path / "go-calls.jsonl"
-    listing = {"Path": MODULE, "Version": version, "Dir": str(module)}
+    listing = {"Path": MODULE, "Version": version, "Zip": str(zip_path)}
     script = tmp_path / "fake-bin" / "go"
     script.parent.mkdir()
     script.write_text(
@@ -48,7 +47,7 @@ def fake_go(tmp_path: Path, monkeypatch, version: str) -> Path:
         "import json, os, sys\n"
         f"with open({str(calls)!r}, 'a') as fh:\n"
         "    fh.write(json.dumps([sys.argv[1:], os.getcwd(), os.environ.get('GOFLAGS')]) + '\\n')\n"
-        "if sys.argv[1:3] == ['list', '-m']:\n"
+        "if sys.argv[1:4] == ['mod', 'download', '-json']:\n"
         f"    print(json.dumps({listing!r}))\n"
     )
     script.chmod(0o755)
@@ -57,7 +56,7 @@ def fake_go(tmp_path: Path, monkeypatch, version: str) -> Path:
 
 
 def install(tmp_path: Path, version: str) -> Path:
-    tool = {"version": version, "source": "gomod", "module": MODULE, "tree": "assets"}
+    tool = {"version": version, "source": "gomod", "module": f"{MODULE}@v{version}", "tree": "assets"}
     target = tmp_path / "tools" / "assets" / version / "assets"
     target.parent.mkdir(parents=True)
     wrapper = tmp_path / "wrapper"
@@ -70,7 +69,11 @@ def install(tmp_path: Path, version: str) -> Path:
 
 def test_the_module_directory_becomes_a_tree_any_user_reads_and_its_owner_can_replace(tmp_path, monkeypatch):
     calls = fake_go(tmp_path, monkeypatch, "v2.1.0")
-    target = install(tmp_path, "2.1.0")
+    previous = os.umask(0o077)  # a strict umask must not leave the tree unreadable to the image's user
+    try:
+        target = install(tmp_path, "2.1.0")
+    finally:
+        os.umask(previous)
     assert (target / "templates" / "login.html").read_text() == "<form>"
     modes = {
         str(path.relative_to(target)): stat.S_IMODE(path.stat().st_mode)
@@ -80,24 +83,21 @@ def test_the_module_directory_becomes_a_tree_any_user_reads_and_its_owner_can_re
         ".": 0o755,
         "templates": 0o755,
         "templates/login.html": 0o644,
-        "run.sh": 0o755,
+        "run.sh": 0o644,
         ".complete": 0o644,
     }
     ran = [json.loads(line) for line in calls.read_text().splitlines()]
     # The module comes from the wrapper module's go.mod and go.sum, never resolved anew.
-    assert [args for args, _cwd, _flags in ran] == [
-        ["mod", "download", MODULE],
-        ["list", "-m", "-json", MODULE],
-    ]
-    assert {(cwd, flags) for _args, cwd, flags in ran} == {
-        (str(tmp_path / "wrapper"), "-mod=readonly -buildvcs=false")
-    }
+    assert [args for args, _cwd, _flags in ran] == [["mod", "download", "-json", MODULE]]
+    assert {(cwd, flags) for _args, cwd, flags in ran} == {(str(tmp_path / "wrapper"), "-mod=readonly")}
+    assert not (target / "main.go").exists()  # only the tree asked for
 
 
 def test_a_version_other_than_the_one_the_wrapper_module_requires_is_refused(tmp_path, monkeypatch):
     fake_go(tmp_path, monkeypatch, "v2.0.9")
     with pytest.raises(
-        SystemExit, match=r"assets 2\.1\.0 is from example\.test/app/v2, but .* requires v2\.0\.9"
+        SystemExit,
+        match=r"assets is from example\.test/app/v2@v2\.1\.0, but .* requires example\.test/app/v2 v2\.0\.9",
     ):
         install(tmp_path, "2.1.0")
     assert not (tmp_path / "tools" / "assets" / "2.1.0" / "assets").exists()
@@ -109,5 +109,6 @@ def test_every_gomod_tool_is_the_version_its_wrapper_module_requires():
     assert gomod, "tools.yml has gomod tools (dex-assets for pachd's image)"
     for name, tool in gomod.items():
         go_mod = (REPO / "tools" / "go" / tool["module_dir"] / "go.mod").read_text()
-        required = re.search(rf"^\s*(?:require\s+)?{re.escape(tool['module'])} (\S+)", go_mod, re.M)
-        assert required and required.group(1) == f"v{tool['version']}", name
+        path, version = tool["module"].split("@")
+        required = re.search(rf"^\s*(?:require\s+)?{re.escape(path)} (\S+)", go_mod, re.M)
+        assert required and required.group(1) == version == f"v{tool['version']}", name

@@ -125,7 +125,7 @@ def test_the_tree_holds_what_runs_laid_out_as_an_image_root_after_ci_build_and_p
 
     monkeypatch.setattr(install_tools, "npm", fake_npm)
     monkeypatch.setattr(install_tools, "fetch_wheel", lambda spec, downloads, build: NODE_WHEEL)
-    monkeypatch.setattr(install_tools, "module_zip", lambda tool, module_dir, build: module(tmp_path))
+    monkeypatch.setattr(install_tools, "module_zip", lambda name, tool, module_dir, build: module(tmp_path))
     tool = {
         "version": "1.0.0-node20",
         "source": "npm",
@@ -173,7 +173,7 @@ def test_a_failed_module_download_names_the_log(tmp_path, monkeypatch):
     build = fake_build(tmp_path)
     build.log_path.parent.mkdir()
     with pytest.raises(install_tools.ToolFailure, match="exited with status 1") as failure:
-        install_tools.module_zip({"module": "example.com/app@v1.0.0"}, tmp_path, build)
+        install_tools.module_zip("app", {"module": "example.com/app@v1.0.0"}, tmp_path, build)
     assert failure.value.log_path == build.log_path
     assert "go: boom" in build.log_path.read_text()
 
