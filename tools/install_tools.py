@@ -557,7 +557,7 @@ def install(name: str, tool: dict, target: Path, cache: Path, go_root: Path, bui
             return "built with npm (sources verified by go.sum, packages by package-lock.json)"
         if tool["source"] == "gomod":
             install_gomod_tool(name, tool, target, go_root / tool["module_dir"], build)
-            return f"copied from {tool['module']} {tool['version']} (verified by go.sum)"
+            return f"unpacked from {tool['module']} (verified by go.sum)"
         raise SystemExit(f"tools.yml: {name} has unknown source {tool['source']!r}")
 
 
