@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,37 @@ def test_verify_role_fails_naming_the_probe_when_the_console_answers_s3(
     result = run_verify(repo_root, tmp_path, extra)
     assert result.returncode != 0
     assert "1 of 4 probes failed: s3: HTTP 200 text/html: not an S3 answer" in result.stdout
+
+
+@pytest.mark.parametrize("release_changed", [True, False], ids=["after-a-rollout", "nothing-changed"])
+def test_verify_role_waits_for_a_console_that_comes_up_late_only_after_a_rollout(
+    one_port, repo_root, tmp_path, release_changed
+):
+    # The console answers 7 s after the run starts, as a replaced pod might. Right after this run changed
+    # the release, verify keeps probing (verify_settle_seconds: 60) and passes; otherwise it probes once.
+    late_port = free_port()
+    endpoint = one_port({"console": late_port})
+    late = console_page_backend(late_port)
+    timer = threading.Timer(7, late.start)
+    timer.start()
+    try:
+        extra = {
+            "verify_endpoint": endpoint.base_url,
+            "verify_probes": ["console"],
+            "oneport_release_changed": release_changed,
+        }
+        result = run_verify(repo_root, tmp_path, extra)
+    finally:
+        timer.cancel()
+        timer.join()
+        late.stop()
+    retried = "through the one port (12 retries left)" in result.stdout  # 60 s, every 5 s
+    if release_changed:
+        assert result.returncode == 0 and retried, result.stdout
+        assert "console  ok" in result.stdout
+    else:
+        assert result.returncode != 0 and not retried, result.stdout
+        assert "1 of 1 probes failed: console" in result.stdout
 
 
 def test_verify_role_without_an_endpoint_says_to_run_the_pachyderm_role(repo_root, tmp_path):

@@ -328,10 +328,10 @@ class ConsoleBackend:
             self._loop = None
 
 
-def console_page_backend() -> HttpBackend:
-    """The console's page and health endpoint, as the console probe reads them."""
+def console_page_backend(port: int = 0) -> HttpBackend:
+    """The console's page and health endpoint, as the console probe reads them (on `port`, or any)."""
     routes = {"/": ("text/html; charset=utf-8", CONSOLE_PAGE), "/health": ("text/plain", b"ok")}
-    return HttpBackend(name="console", routes=routes)
+    return HttpBackend(name="console", routes=routes, port=port)
 
 
 def dex_backend(issuer: str) -> HttpBackend:
