@@ -1,4 +1,8 @@
-"""The parity table in docs/envoy-parity.md, read as the tests' expectations."""
+"""The parity tables in docs/envoy-parity.md, read as the tests' expectations.
+
+The first table (before any `##` heading) is the recorded-backend matrix; the section headed
+`## Real Pachyderm` holds what real traffic does through each configuration in the sandbox.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from support.paths import REPO
 
 TABLE = REPO / "docs" / "envoy-parity.md"
+REAL_SECTION = "## Real Pachyderm"
 
 
 @dataclass(frozen=True)
@@ -17,16 +22,31 @@ class Expectation:
     why: str
 
     def expected(self, kind: str) -> str:
-        return self.reference if kind == "reference" else self.ours
+        return self.reference if kind in ("reference", "chart") else self.ours
 
 
-def expectations() -> dict[str, Expectation]:
-    """Row name -> what each config must do with that traffic."""
-    rows = {}
+def _rows(section: str | None) -> list[list[str]]:
+    """The cells of every table row in `section` (None: before the first `##` heading)."""
+    inside = section is None
+    rows = []
     for line in TABLE.read_text().splitlines():
-        if not line.startswith("| ") or line.startswith("| traffic "):
+        if line.startswith("## "):
+            inside = section is not None and line.startswith(section)
             continue
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if inside and line.startswith("| ") and not line.startswith("| traffic "):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def expectations(section: str | None = None) -> dict[str, Expectation]:
+    """Row name -> what each config must do with that traffic (the reference/chart column first)."""
+    rows = {}
+    for cells in _rows(section):
         traffic, reference, ours, why = cells
         rows[traffic] = Expectation(traffic, reference, ours, why)
     return rows
+
+
+def real_expectations() -> dict[str, Expectation]:
+    """The real-Pachyderm table: row name -> outcome through the chart's configuration and ours."""
+    return expectations(REAL_SECTION)
