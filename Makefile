@@ -89,6 +89,10 @@ bench-proxy: setup ## gRPC upload throughput: direct vs the edge and in-cluster 
 bench-rollout: setup ## site.yml on sandboxes: first converge, no-op re-run, check mode, a fleet of two; time per role
 	$(PY) tools/bench_rollout.py
 
+.PHONY: bench-real
+bench-real: setup ## real Pachyderm (root): 1 GiB pachctl put/get, S3 multipart, 8 uploads at once; ours vs chart vs direct, 0/20/60 ms
+	$(PY) tools/bench_real.py
+
 .PHONY: ee-context
 ee-context: setup ## execution-environment build context in .build/ee-context (then: podman build .build/ee-context)
 	$(PY) tools/render_ee.py --check

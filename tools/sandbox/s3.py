@@ -10,18 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def s3_client(address: str, key: str, secret: str, ca_file: Path, **config):
-    """A boto3 S3 client for https://<address>, trusting `ca_file`; `config` adds botocore options."""
+def s3_client(address: str, key: str, secret: str, ca_file: Path | None, **config):
+    """A boto3 S3 client for https://<address>, trusting `ca_file` (None: cleartext http://<address>, as
+    pachd's own S3 port speaks); `config` adds botocore options."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
         "s3",
-        endpoint_url=f"https://{address}",
+        endpoint_url=f"{'https' if ca_file else 'http'}://{address}",
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         region_name="us-east-1",
-        verify=str(ca_file),
+        verify=str(ca_file) if ca_file else None,
         config=Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
