@@ -382,7 +382,9 @@ def module_zip(name: str, tool: dict, module_dir: Path, build: Build) -> Path:
     """The Go module zip holding a tool's sources (`module: path@version` in tools.yml): `go mod download`
     of the module the wrapper module under module_dir requires, verified by its go.sum. The version
     tools.yml names must be the one the wrapper requires, so the two cannot drift apart."""
-    path, _, wanted = tool["module"].partition("@")
+    if "@" not in tool["module"]:
+        raise SystemExit(f"tools.yml: {name}'s module {tool['module']!r} needs its version: path@vX.Y.Z")
+    path, wanted = tool["module"].split("@", 1)
     cmd = ["go", "mod", "download", "-json", path]
     with open(build.log_path, "a") as fh:
         fh.write(f"$ {shlex.join(cmd)}\n# in {module_dir}, {time.ctime()}\n")
