@@ -23,8 +23,6 @@ Two kinds of run, both by default:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
 import os
 import statistics
 import sys
@@ -36,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from emulated_link import link_process  # noqa: E402
+from emulated_link import link_process, server_process  # noqa: E402
 from support.backends import GrpcBackend, Recorder  # noqa: E402
 from support.envoy import Envoy  # noqa: E402
 from support.paths import find_reference_dir  # noqa: E402
@@ -79,22 +77,6 @@ def _serve_backend(ports, stop) -> None:
     ports.put(backend.port)
     stop.wait()
     backend.stop()
-
-
-@contextlib.contextmanager
-def child(target, *args):
-    """Run a server in its own process (its own GIL, like the real parts); yield (port, pid)."""
-    context = multiprocessing.get_context("spawn")
-    ports, stop = context.Queue(), context.Event()
-    process = context.Process(target=target, args=(*args, ports, stop), daemon=True)
-    process.start()
-    try:
-        yield ports.get(timeout=60), process.pid
-    finally:
-        stop.set()
-        process.join(15)
-        if process.is_alive():
-            process.kill()
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -193,7 +175,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with (
-        child(_serve_backend) as (backend_port, backend_pid),
+        server_process(_serve_backend) as (backend_port, backend_pid),
         tempfile.TemporaryDirectory(prefix="oneport-bench-") as tmp,
     ):
         return run(args, backend_port, backend_pid, Path(tmp))

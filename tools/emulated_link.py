@@ -235,18 +235,12 @@ def _serve(target_host: str, target_port: int, round_trip_ms: float, rate: float
 
 
 @contextlib.contextmanager
-def link_process(
-    target_port: int, round_trip_ms: float = 0.0, rate: float | None = None, target_host="127.0.0.1"
-):
-    """An EmulatedLink in a process of its own (its own GIL, like the parts it sits between).
-
-    Yields `(port, pid)`: clients connect to `127.0.0.1:<port>`; the pid is for CPU accounting.
-    """
+def server_process(target, *args):
+    """Run `target(*args, ports, stop)` in a process of its own (its own GIL, like the real parts it
+    stands beside): it puts its port on `ports` and serves until `stop` is set. Yields `(port, pid)`."""
     context = multiprocessing.get_context("spawn")
     ports, stop = context.Queue(), context.Event()
-    process = context.Process(
-        target=_serve, args=(target_host, target_port, round_trip_ms, rate, ports, stop), daemon=True
-    )
+    process = context.Process(target=target, args=(*args, ports, stop), daemon=True)
     process.start()
     try:
         yield ports.get(timeout=60), process.pid
@@ -255,3 +249,11 @@ def link_process(
         process.join(15)
         if process.is_alive():
             process.kill()
+
+
+def link_process(
+    target_port: int, round_trip_ms: float = 0.0, rate: float | None = None, target_host="127.0.0.1"
+):
+    """An EmulatedLink in a process of its own. Yields `(port, pid)`: clients connect to
+    `127.0.0.1:<port>`; the pid is for CPU accounting."""
+    return server_process(_serve, target_host, target_port, round_trip_ms, rate)

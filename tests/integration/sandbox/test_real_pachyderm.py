@@ -273,14 +273,20 @@ def note(deployed) -> tuple[str, str]:
     return repo, token
 
 
+def download(deployed, path: str, token: str | None) -> tuple[int, str, bytes]:
+    """GET `path` through the one port, with pachd's `authn-token` header when a token is given."""
+    context = ssl.create_default_context(cadata=ca_pem(deployed["box"]).decode())
+    url = f"https://{deployed['address']}{path}"
+    return fetch(urllib.request.Request(url, headers={"authn-token": token} if token else {}), context)
+
+
 @pytest.mark.parametrize("with_token", [True, False], ids=["token", "no-token"])
 def test_a_file_downloads_from_pfs_with_a_token_and_not_without(deployed, note, with_token):
     # pachd's browser-facing file server, through the one port, as the console's download links use it.
     repo, token = note
-    context = ssl.create_default_context(cadata=ca_pem(deployed["box"]).decode())
-    url = f"https://{deployed['address']}/pfs/default/{repo}/master/note.txt"
-    request = urllib.request.Request(url, headers={"authn-token": token} if with_token else {})
-    status, content_type, body = fetch(request, context)
+    status, content_type, body = download(
+        deployed, f"/pfs/default/{repo}/master/note.txt", token if with_token else None
+    )
     outcome = "200 the file" if (status, body) == (200, b"a note") else answer(status, content_type, body)
     expect(deployed, f"/pfs/ download {'with a token' if with_token else 'without a token'}", outcome)
 
@@ -289,10 +295,8 @@ def test_a_file_downloads_from_pfs_with_a_token_and_not_without(deployed, note, 
 def test_an_archive_downloads_as_a_zip_with_a_token_and_only_an_error_without(deployed, note, with_token):
     # The console's "download" button: /archive/<the files, encoded>.zip on pachd's HTTP port.
     repo, token = note
-    context = ssl.create_default_context(cadata=ca_pem(deployed["box"]).decode())
-    url = f"https://{deployed['address']}{archive_path([f'default/{repo}@master:/note.txt'])}"
-    request = urllib.request.Request(url, headers={"authn-token": token} if with_token else {})
-    status, content_type, body = fetch(request, context)
+    path = archive_path([f"default/{repo}@master:/note.txt"])
+    status, content_type, body = download(deployed, path, token if with_token else None)
     if status == 200 and content_type == "application/zip":
         archive = zipfile.ZipFile(io.BytesIO(body))
         names = [name.rsplit("/", 1)[-1] for name in archive.namelist()]
