@@ -37,6 +37,7 @@ from support.proxy.parity import real_expectations
 from support.sandboxes import running
 
 from tools.sandbox import Sandbox
+from tools.sandbox.pki import write_private
 from tools.sandbox.s3 import s3_client as gateway_client
 
 pytestmark = pytest.mark.slow
@@ -132,8 +133,7 @@ def pachctl(deployed, *args: str, token: str | None = None, stdin: bytes | None 
         context = data["v2"]["active_context"]
         data["v2"]["contexts"][context]["session_token"] = token
     data["v2"]["metrics"] = False
-    config.write_text(json.dumps(data))
-    config.chmod(0o600)
+    write_private(config, json.dumps(data).encode())  # it holds the root token
     env = dict(os.environ, PACH_CONFIG=str(config))
     command = [str(bin_tool("pachctl")), *args]
     return subprocess.run(command, env=env, input=stdin, capture_output=True, timeout=timeout, check=False)
@@ -327,6 +327,54 @@ def test_the_console_page_and_its_api_answer(deployed):
     expect(deployed, "console's /api/ call (GetVersion)", outcome)
 
 
+# The databases behind pachd do not depend on the proxy configuration: checked once, on the first one.
+ONCE = pytest.mark.parametrize("deployed", ["collection"], indirect=True)
+
+
+@ONCE
+def test_postgres_refuses_a_wrong_password(deployed):
+    result = on_cluster(
+        deployed["box"],
+        str(bin_tool("kubectl")),
+        *("-n", NAMESPACE, "exec", "statefulset/postgres", "--", "/bin/sh", "-c"),
+        "PGPASSWORD=wrong psql -h 127.0.0.1 -U pachyderm -d pachyderm -c 'select 1'",
+    )
+    assert result.returncode != 0
+    assert "password authentication failed" in result.stderr
+
+
+@ONCE
+def test_a_restarted_postgres_keeps_pachyderms_data_without_initialising_again(deployed):
+    box, token = deployed["box"], root_token(deployed["box"])
+    repo = "kept-across-restarts"
+    for step in (("create", "repo", repo), ("put", "file", f"{repo}@master:/kept.txt", "-f", "-")):
+        made = pachctl(deployed, *step, token=token, stdin=b"kept")
+        assert made.returncode == 0, made.stderr.decode()
+    before = json.loads(kubectl(box, "-n", NAMESPACE, "get", "pod", "postgres-0", "-o", "json"))["metadata"]
+    kubectl(box, "-n", NAMESPACE, "delete", "pod", "postgres-0", "--wait=true")
+    deadline = time.monotonic() + 180
+    while True:  # the StatefulSet makes a new postgres-0
+        ready = on_cluster(
+            box,
+            str(bin_tool("kubectl")),
+            *("-n", NAMESPACE, "wait", "--for=condition=Ready", "pod/postgres-0", "--timeout=5s"),
+        )
+        if ready.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert ready.returncode == 0, ready.stderr
+    after = json.loads(kubectl(box, "-n", NAMESPACE, "get", "pod", "postgres-0", "-o", "json"))["metadata"]
+    assert after["uid"] != before["uid"]
+    assert "initialising" not in kubectl(box, "-n", NAMESPACE, "logs", "postgres-0")
+    # pachd finds its metadata again through pgbouncer once the database is back.
+    while True:
+        got = pachctl(deployed, "get", "file", f"{repo}@master:/kept.txt", token=token, timeout=60)
+        if got.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert (got.returncode, got.stdout) == (0, b"kept"), got.stderr.decode()
+
+
 def health(deployed, timeout: float) -> tuple[str, float]:
     """One grpc.health.v1 Check through the one port: its status code's name and how long it took."""
     import grpc
@@ -412,8 +460,7 @@ def test_pachctl_auth_login_through_dex_with_the_mock_identity_provider(deployed
     config = deployed["work"] / "pachctl-login.json"
     data = json.loads(deployed["pach_config"].read_text())
     data["v2"]["metrics"] = False
-    config.write_text(json.dumps(data))
-    config.chmod(0o600)
+    write_private(config, json.dumps(data).encode())  # the login stores its session token here
     env = dict(os.environ, PACH_CONFIG=str(config))
     login = subprocess.Popen(
         [str(bin_tool("pachctl")), "auth", "login", "--no-browser"],
