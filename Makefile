@@ -91,7 +91,7 @@ bench-rollout: setup ## site.yml on sandboxes: first converge, no-op re-run, che
 
 .PHONY: bench-real
 bench-real: setup ## real Pachyderm (root): 1 GiB pachctl put/get, S3 multipart, 8 uploads at once; ours vs chart vs direct, 0/20/60 ms
-	$(PY) tools/bench_real.py
+	$(PY) tools/bench_real.py $(BENCH_REAL_ARGS)
 
 .PHONY: ee-context
 ee-context: setup ## execution-environment build context in .build/ee-context (then: podman build .build/ee-context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from tools.bench_real import MIB, fresh_file, pachctl_config
+from tools.bench_real import MIB, fresh_file, median, pachctl_config
 
 
 def test_every_mib_of_a_runs_file_is_new_data_so_pachd_cannot_deduplicate_it(tmp_path):
@@ -36,3 +36,9 @@ def test_the_role_written_context_is_pointed_at_the_link_with_the_token(tmp_path
     plain = json.loads(plain_path.read_text())["v2"]["contexts"]["one"]
     assert plain["pachd_address"] == "grpc://127.0.0.1:4001" and "server_cas" not in plain
     assert oct(plain_path.stat().st_mode & 0o777) == "0o600"  # it holds the root token
+
+
+def test_the_median_of_repeated_runs_ignores_one_outlier_either_way():
+    assert median([50.0, 12.0, 48.0]) == 48.0
+    assert median([41.7, 53.6, 52.0, 90.0]) == (52.0 + 53.6) / 2
+    assert median([7.5]) == 7.5
