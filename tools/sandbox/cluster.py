@@ -15,6 +15,7 @@ sandbox serves to their local processes and refuses everything else. No traffic 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import random
@@ -1061,6 +1062,82 @@ class Sandbox:
             )
         log("coredns: available")
 
+    def _wait_pods_back(self, since: datetime.datetime, log=print, timeout: float = 240.0) -> None:
+        """After the node (re)started, wait for the pods it runs to be Ready again and for the node's
+        ports of the Services they serve to answer: a sandbox brought back up with its data is then in
+        use at once (site.yml finds nothing to change, and its verify probes a one port whose pods are
+        still restarting otherwise). A Ready condition older than the node's start, on containers that
+        started before it, is the status the node had before it stopped, not an answer; a node port
+        refuses until kube-proxy has programmed it with a ready endpoint. What is still not ready after
+        `timeout` is named, and up goes on: the rollout that owns it reports why."""
+        from kubernetes import client
+
+        core = client.CoreV1Api(self.api_client())
+
+        def waiting() -> list[str]:
+            pods = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node.NODE_NAME}").items
+            names = []
+            for pod in pods:
+                if pod.metadata.deletion_timestamp or pod.status.phase in ("Succeeded", "Failed"):
+                    continue
+                ready = [c for c in (pod.status.conditions or []) if c.type == "Ready"]
+                running_since = [
+                    status.state.running.started_at if status.state and status.state.running else None
+                    for status in (pod.status.container_statuses or [])
+                ]
+                fresh = (ready and ready[0].last_transition_time >= since) or (
+                    running_since and all(at is not None and at >= since for at in running_since)
+                )
+                if not (ready and ready[0].status == "True" and fresh):
+                    names.append(f"{pod.metadata.namespace}/{pod.metadata.name}")
+            return names
+
+        def refused() -> list[str]:
+            """Services with a ready endpoint on this node none of whose node ports accepts a connection
+            from the host yet (kube-proxy programs a Service's ports together; one answering is enough,
+            as a Service may name ports its pods do not serve)."""
+            served = {
+                (endpoints.metadata.namespace, endpoints.metadata.name)
+                for endpoints in core.list_endpoints_for_all_namespaces().items
+                if any(
+                    address.node_name == node.NODE_NAME
+                    for subset in endpoints.subsets or []
+                    for address in subset.addresses or []
+                )
+            }
+            names = []
+            for service in core.list_service_for_all_namespaces().items:
+                key = (service.metadata.namespace, service.metadata.name)
+                ports = [
+                    port.node_port
+                    for port in service.spec.ports or []
+                    if port.node_port and port.protocol == "TCP"
+                ]
+                if key in served and ports and not any(answers(port) for port in ports):
+                    names.append(f"{key[0]}/{key[1]} (node ports {', '.join(map(str, ports))})")
+            return names
+
+        def answers(port: int) -> bool:
+            try:
+                socket.create_connection((self.network.node_ip, port), timeout=2).close()
+            except OSError:
+                return False
+            return True
+
+        started = time.monotonic()
+        pending = waiting() or refused()
+        if not pending:
+            return
+        shown = ", ".join(pending[:5])
+        log(f"pods: waiting for {len(pending)} to be ready again on the restarted node: {shown}")
+        while pending and time.monotonic() - started < timeout:
+            time.sleep(2)
+            pending = waiting() or refused()
+        if pending:
+            log(f"pods: not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+        else:
+            log(f"pods: all ready again, their node ports answering ({time.monotonic() - started:.0f}s)")
+
     def _wait_default_service_account(self, timeout: float = 60.0) -> None:
         from kubernetes import client
         from kubernetes.client.rest import ApiException
@@ -1220,12 +1297,15 @@ class Sandbox:
         if self.node_mode == "real":
             self._prepare_node()
         commands = self._commands()
+        node_started = None
         for name in self.components():
             if self.pid(name) is not None:
                 log(f"{name}: already running (pid {self.pid(name)})")
                 continue
             self._check_ports_free(name)
             cmd, env = commands[name]
+            if name == "node":
+                node_started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
             pid = self._spawn(name, cmd, env)
             log(f"{name}: started (pid {pid})")
             if self._health_url(name) is not None:
@@ -1244,6 +1324,8 @@ class Sandbox:
         self._ensure_identity()
         if self.node_mode == "real":
             self._ensure_dns(log)
+        if node_started is not None:
+            self._wait_pods_back(node_started, log)
         log(
             f"sandbox ready: {self.server} (kubeconfig {self.kubeconfig}; {self.node_mode} node"
             + (f", Pachyderm {self.pachyderm_mode})" if self.node_mode == "real" else ")")

@@ -506,6 +506,33 @@ def host_snapshot() -> dict:
     }
 
 
+def test_a_sandbox_brought_back_up_returns_once_its_pods_are_ready_again(real):
+    def web_ready() -> dict[str, str]:
+        """Each ready web pod and when its container last started."""
+        pods = json.loads(kubectl(real, "get", "pods", "-l", "app=web", "-o", "json"))["items"]
+        return {
+            pod["metadata"]["name"]: pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+            for pod in pods
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
+        }
+
+    before = web_ready()
+    assert len(before) == 2
+    said: list[str] = []
+    real.down(log=lambda msg: None)
+    real.up(log=said.append)
+    # The pods restarted with the node, and up waited for them to be ready: without the wait, the API
+    # still shows the Ready status from before the stop while the containers start again.
+    assert any(msg.startswith("pods: all ready again") for msg in said), said
+    after = web_ready()
+    assert after.keys() == before.keys()
+    assert all(after[name] > before[name] for name in before), (before, after)
+    port = json.loads(kubectl(real, "get", "service", "web-nodeport", "-o", "json"))["spec"]["ports"][0][
+        "nodePort"
+    ]
+    assert http_get(f"http://{real.network.node_ip}:{port}/").strip() in after
+
+
 def test_a_full_up_and_down_leaves_the_host_unchanged(tmp_path):
     before = host_snapshot()
     box = Sandbox(tmp_path / "sbx", node_mode="real", pachyderm="fake")

@@ -74,5 +74,9 @@ umask 077
 } >"$CONF"
 q='"' # a double quote inside a user list's field is written twice
 printf '"%s" "%s"\n' "${USERNAME//$q/$q$q}" "${PASSWORD//$q/$q$q}" >"$USERLIST"
+# The pidfile's directory is the pod's emptyDir, kept when the container restarts (as every container
+# does when a node comes back): a pidfile left by the last run names PID 1, which is this container's
+# own pgbouncer, and pgbouncer would refuse to start as "another instance". None runs here yet.
+rm -f "$BASE/tmp/pgbouncer.pid"
 log "forwarding $DATABASE to $POSTGRESQL_HOST"
 exec pgbouncer "$CONF"
