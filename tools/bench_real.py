@@ -101,7 +101,7 @@ class Cluster:
         data = json.loads(self.kubectl("-n", NAMESPACE, "get", "secret", name, "-o", "json"))["data"]
         return base64.b64decode(data[key]).decode()
 
-    def deploy(self, config: str) -> Path:
+    def deploy(self, config: str, extra_vars: dict) -> Path:
         """site.yml with inventories/local and one proxy configuration; the pachctl config it wrote."""
         pach_config = self.work / f"pachctl-{config}.json"
         env = ansible_env(
@@ -109,7 +109,7 @@ class Cluster:
             ONEPORT_SANDBOX_DIR=str(self.box.root),
             PACH_CONFIG=str(pach_config),
         )
-        extra = {"pachyderm_proxy_config": config, "cert_manager_ip_addresses": ["127.0.0.1"]}
+        extra = {**extra_vars, "pachyderm_proxy_config": config, "cert_manager_ip_addresses": ["127.0.0.1"]}
         started = time.monotonic()
         result = subprocess.run(
             [
@@ -171,6 +171,35 @@ class Cluster:
         ):
             return found
         return None
+
+    def proxy_failures(self, limit: int = 10) -> list[str]:
+        """The proxy's access-log lines of the requests it did not complete, the latest `limit`."""
+        command = ["-n", NAMESPACE, "logs", "deployment/pachyderm-proxy", "--tail=2000"]
+        result = subprocess.run(
+            [self.kubectl_bin, f"--kubeconfig={self.box.kubeconfig}", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return incomplete_requests(result.stdout)[-limit:]
+
+
+def incomplete_requests(access_log: str) -> list[str]:
+    """Requests the proxy's JSON access log shows it did not complete (a response flag, or a gRPC
+    status other than OK), one line each: why an operation through it failed."""
+    failed = []
+    for line in access_log.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # Envoy's own log lines
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("response_flags", "-") != "-" or entry.get("grpc_status") not in (None, "-", "OK"):
+            keys = ("path", "response_flags", "response_code_details", "grpc_status", "duration_ms")
+            failed.append(" ".join(f"{key}={entry.get(key)}" for key in keys))
+    return failed
 
 
 def fresh_file(path: Path, size: int, tag: str, base: bytes) -> None:
@@ -285,7 +314,13 @@ def run_round_trip(
     if peak_file:
         peak_file.write_text("0")  # cgroup v1: resets the peak
     log(f"{path} at {rtt} ms ...")
-    table[(path, rtt)] = measure(path, rtt, args, cluster, target, files)
+    try:
+        table[(path, rtt)] = measure(path, rtt, args, cluster, target, files)
+    except SystemExit:
+        if path != "direct":
+            for line in cluster.proxy_failures():
+                log(f"proxy did not complete: {line}")
+        raise
     if peak_file:
         memory[(path, rtt)] = int(peak_file.read_text()) / MIB
     shown = ", ".join(f"{op} {table[(path, rtt)][op]:.0f}" for op in OPERATIONS)
@@ -340,7 +375,16 @@ def main() -> int:
         default=3,
         help="runs of each upload the targets name; the median is kept (default 3)",
     )
+    parser.add_argument(
+        "--extra-vars",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="more site.yml variables, for a variant: '{\"pachyderm_proxy_limits\": {...}}'",
+    )
     args = parser.parse_args()
+    if not isinstance(args.extra_vars, dict):
+        parser.error("--extra-vars must be a JSON object of site.yml variables")
     if args.repeat < 1:
         parser.error(f"--repeat {args.repeat} must be at least 1")
     if args.size_mib < args.parallel:
@@ -369,7 +413,7 @@ def main() -> int:
         for config, path in (("collection", "ours"), ("chart", "chart")):
             if path not in args.paths and not (config == "collection" and "direct" in args.paths):
                 continue
-            pach_config = cluster.deploy(config)
+            pach_config = cluster.deploy(config, args.extra_vars)
             token = cluster.secret("pachyderm-oneport-pinned", "root-token")
             ca = work / "ca.pem"
             ca.write_text(cluster.secret("pachyderm-proxy-tls", "ca.crt"))

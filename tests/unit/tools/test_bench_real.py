@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from tools.bench_real import MIB, fresh_file, median, pachctl_config
+from tools.bench_real import MIB, fresh_file, incomplete_requests, median, pachctl_config
 
 
 def test_every_mib_of_a_runs_file_is_new_data_so_pachd_cannot_deduplicate_it(tmp_path):
@@ -42,3 +42,18 @@ def test_the_median_of_repeated_runs_ignores_one_outlier_either_way():
     assert median([50.0, 12.0, 48.0]) == 48.0
     assert median([41.7, 53.6, 52.0, 90.0]) == (52.0 + 53.6) / 2
     assert median([7.5]) == 7.5
+
+
+def test_only_the_requests_the_proxy_did_not_complete_are_shown():
+    done = {"path": "/pfs_v2.API/ModifyFile", "response_flags": "-", "grpc_status": "OK", "duration_ms": 9}
+    reset = dict(done, response_flags="UR", response_code_details="upstream_reset_before_response_started")
+    refused = dict(done, grpc_status="UNAVAILABLE")
+    text = "\n".join(
+        ["[info] starting main dispatch loop", json.dumps(done), json.dumps(reset), "3", json.dumps(refused)]
+    )
+    assert incomplete_requests(text) == [
+        "path=/pfs_v2.API/ModifyFile response_flags=UR "
+        "response_code_details=upstream_reset_before_response_started grpc_status=OK duration_ms=9",
+        "path=/pfs_v2.API/ModifyFile response_flags=- response_code_details=None "
+        "grpc_status=UNAVAILABLE duration_ms=9",
+    ]
