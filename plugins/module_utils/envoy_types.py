@@ -171,10 +171,14 @@ class Limits:
     connection_window_bytes: int = 128 * MIB
     # Backends sit in the same cluster (sub-millisecond round trips): 4 MiB already fills the pipe.
     upstream_stream_window_bytes: int = 4 * MIB
-    # Streams of many clients share one backend connection; its window covers every stream at once
-    # so one slow client never blocks the others' downloads (head-of-line blocking).
-    upstream_max_concurrent_streams: int = 64
-    upstream_connection_window_bytes: int = 256 * MIB
+    # One stream per backend connection, as each client has when it talks to pachd directly. pachd's
+    # gRPC server reads each connection in one goroutine behind one connection window: 8 uploads at
+    # once, multiplexed onto the proxy's two backend connections (one per worker), ran at 45, 58 and
+    # 44 MB/s at 0, 20 and 60 ms; with a connection each, at 48, 61 and 55 (make bench-real, medians of
+    # three). Envoy keeps the connections for reuse; backend_max_connections bounds them. No stream
+    # waits behind another client's, so the connection window need only cover its stream.
+    upstream_max_concurrent_streams: int = 1
+    upstream_connection_window_bytes: int = 4 * MIB
     # Envoy's own default: the most data waiting to be written per stream and direction before the
     # other side is paused. HTTP/2 throughput comes from the windows, HTTP/1.1 from TCP's own.
     buffer_bytes: int = 1 * MIB

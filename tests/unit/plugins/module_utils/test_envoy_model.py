@@ -279,9 +279,9 @@ def test_connection_window_below_stream_window_is_refused():
 
 
 def test_backend_connection_window_too_small_for_its_streams_is_refused():
-    message = refused({"limits": {"upstream_stream_window_bytes": 16 * 1024 * 1024}})
-    assert message.startswith("limits.upstream_connection_window_bytes: 268435456")
-    assert "1073741824" in message
+    message = refused({"limits": {"upstream_max_concurrent_streams": 64}})
+    assert message.startswith("limits.upstream_connection_window_bytes: 4194304")
+    assert "268435456" in message  # 64 streams x 4 MiB
 
 
 def test_heap_limit_too_small_for_the_windows_is_refused():
