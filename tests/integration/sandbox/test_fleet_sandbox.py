@@ -59,7 +59,10 @@ def fleet(sandbox, second_sandbox, tmp_path_factory) -> dict:
         {"oneport_namespace": NAMESPACE, "pachyderm_release_name": RELEASE},
     )
     pach_config = tmp / "pachctl" / "config.json"
-    env = ansible_env(tmp, json_report=True, PACH_CONFIG=str(pach_config))
+    # The runs' own temp dir, where the roles' private scratch directories (chart values) are made.
+    scratch = tmp / "system-tmp"
+    scratch.mkdir()
+    env = ansible_env(tmp, json_report=True, PACH_CONFIG=str(pach_config), TMPDIR=str(scratch))
 
     def run(*args: str) -> dict:
         result = ansible_playbook("playbooks/site.yml", *args, inventory=inventory, env=env, timeout=1200)
@@ -74,7 +77,7 @@ def fleet(sandbox, second_sandbox, tmp_path_factory) -> dict:
         }
 
     try:
-        yield {"run": run, "boxes": boxes, "pach_config": pach_config, "inventory": inventory}
+        yield {"run": run, "boxes": boxes, "pach_config": pach_config, "inventory": inventory, "tmp": scratch}
     finally:
         ansible_playbook(
             "playbooks/uninstall.yml",
@@ -105,6 +108,12 @@ def test_one_run_converges_both_clusters(runs):
     assert set(stats) >= {"sandbox-a", "sandbox-b"}
     assert stats["sandbox-a"]["changed"] > 0 and stats["sandbox-b"]["changed"] > 0
     assert all(s["failures"] == 0 for s in stats.values())
+
+
+def test_no_run_leaves_the_chart_values_behind(runs, fleet):
+    # A first converge renders in the preflight and again in the rollout; each removes its scratch
+    # directory (values with credentials) however the run went.
+    assert not sorted(fleet["tmp"].glob("oneport-pachyderm-*"))
 
 
 def test_each_cluster_gets_its_own_address_from_its_own_range(runs, fleet):
