@@ -174,15 +174,11 @@ class Cluster:
 
     def proxy_failures(self, limit: int = 10) -> list[str]:
         """The proxy's access-log lines of the requests it did not complete, the latest `limit`."""
-        command = ["-n", NAMESPACE, "logs", "deployment/pachyderm-proxy", "--tail=2000"]
-        result = subprocess.run(
-            [self.kubectl_bin, f"--kubeconfig={self.box.kubeconfig}", *command],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        return incomplete_requests(result.stdout)[-limit:]
+        try:
+            access_log = self.kubectl("-n", NAMESPACE, "logs", "deployment/pachyderm-proxy", "--tail=2000")
+        except SystemExit as err:  # the failure being explained comes first; say why there is no log
+            return [f"(no proxy log: {err})"]
+        return incomplete_requests(access_log)[-limit:]
 
 
 def incomplete_requests(access_log: str) -> list[str]:

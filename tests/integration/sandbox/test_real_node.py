@@ -521,9 +521,10 @@ def test_a_sandbox_brought_back_up_returns_once_its_pods_are_ready_again(real):
     said: list[str] = []
     real.down(log=lambda msg: None)
     real.up(log=said.append)
-    # The pods restarted with the node, and up waited for them to be ready: without the wait, the API
-    # still shows the Ready status from before the stop while the containers start again.
-    assert any(msg.startswith("pods: all ready again") for msg in said), said
+    # The pods restarted with the node, and up waited for them to be ready and for their node port to
+    # answer: without the wait, the API still shows the Ready status from before the stop while the
+    # containers start again, and kube-proxy has yet to program the Service.
+    assert any(msg.startswith("pods: all ready again, their node ports answering") for msg in said), said
     after = web_ready()
     assert after.keys() == before.keys()
     assert all(after[name] > before[name] for name in before), (before, after)
