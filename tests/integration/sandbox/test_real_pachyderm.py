@@ -87,7 +87,7 @@ def deployed(request, real_sandbox, tmp_path_factory):
 def expect(deployed, row: str, outcome: str) -> None:
     """The outcome must be the one docs/envoy-parity.md's real-Pachyderm table gives this configuration."""
     wanted = PARITY[row].expected(deployed["config"])
-    assert outcome == wanted, (
+    assert outcome in PARITY[row].allowed(deployed["config"]), (
         f"{row}, through the {deployed['config']} configuration: {outcome!r}; the table says {wanted!r}"
     )
 
@@ -410,7 +410,7 @@ def test_pachd_deleted_gives_unavailable_at_once_and_traffic_returns_with_the_ne
     failures = [(code, took) for code, took in seen if code != "OK"]
     assert failures, f"pachd never went away: {seen}"
     code, took = failures[0]
-    # Refused quickly, never a hang.
+    # Ours refuses quickly, never a hang; the table says what the chart's health checks allow.
     expect(
         deployed,
         "gRPC with the pachd pod deleted",
@@ -421,8 +421,41 @@ def test_pachd_deleted_gives_unavailable_at_once_and_traffic_returns_with_the_ne
     while health(deployed, 10)[0] != "OK" and time.monotonic() - waited < 60:
         time.sleep(1)
     result = pachctl(deployed, "list", "repo", token=root_token(box))
-    outcome = "flows, proxy untouched" if result.returncode == 0 else "not back within 60 s"
-    expect(deployed, "gRPC once the new pachd pod is ready", outcome)
+    # pachd's HTTP routes (Dex, the OIDC callback, file downloads) come back too: a proxy whose health
+    # checks still hold the new pod out answers them with its own 503 meanwhile.
+    unanswered = http_routes_held_out(deployed, within=90)
+    if result.returncode != 0:
+        outcome = "gRPC not back within 60 s"
+    elif unanswered:
+        outcome = f"{', '.join(unanswered)} not back within 90 s"
+    else:
+        outcome = "flow, proxy untouched"
+    expect(deployed, "gRPC, Dex and the callback once the new pachd pod is ready", outcome)
+
+
+PACHD_HTTP_ROUTES = {
+    "Dex": "/dex/.well-known/openid-configuration",
+    "the OIDC callback": "/authorization-code/callback",
+    "/pfs/": "/pfs/",
+}
+
+
+def http_routes_held_out(deployed, within: float) -> list[str]:
+    """pachd's HTTP routes still answered by the proxy's own 503 after `within` seconds (none: all back)."""
+    context = ssl.create_default_context(cadata=ca_pem(deployed["box"]).decode())
+    started = time.monotonic()
+    while True:
+        held_out = [
+            name
+            for name, path in PACHD_HTTP_ROUTES.items()
+            if fetch(urllib.request.Request(f"https://{deployed['address']}{path}"), context)[0] == 503
+        ]
+        waited = time.monotonic() - started
+        if not held_out or waited > within:
+            state = ", ".join(held_out) or "all back"
+            print(f"pachd's HTTP routes through the {deployed['config']} proxy after {waited:.0f} s: {state}")
+            return held_out
+        time.sleep(1)
 
 
 def browser_login(url: str, context: ssl.SSLContext) -> str:
@@ -451,8 +484,13 @@ def browser_login(url: str, context: ssl.SSLContext) -> str:
         else:
             break
         action = urllib.parse.urljoin(where, form.group(1).replace("&amp;", "&"))
-        with opener.open(action, data=urllib.parse.urlencode(fields).encode(), timeout=30) as page:
-            where, body = page.geturl(), page.read().decode()
+        try:
+            with opener.open(action, data=urllib.parse.urlencode(fields).encode(), timeout=30) as page:
+                where, body = page.geturl(), page.read().decode()
+        except urllib.error.HTTPError as err:
+            # Name the hop that failed (Dex's form or the redirect to pachd's callback) and what answered.
+            answered = f"{err.code} from {err.url}: {err.read()[:300]!r} {dict(err.headers)}"
+            raise AssertionError(answered) from err
     return body
 
 
@@ -517,7 +555,7 @@ def test_the_table_has_exactly_the_rows_these_tests_check():
         "console page /",
         "console's /api/ call (GetVersion)",
         "gRPC with the pachd pod deleted",
-        "gRPC once the new pachd pod is ready",
+        "gRPC, Dex and the callback once the new pachd pod is ready",
         "pachctl auth login through Dex (mock IdP)",
     )
     assert sorted(PARITY) == sorted(rows)

@@ -24,6 +24,11 @@ class Expectation:
     def expected(self, kind: str) -> str:
         return self.reference if kind in ("reference", "chart") else self.ours
 
+    def allowed(self, kind: str) -> tuple[str, ...]:
+        """The outcomes a cell allows: one, or each of "either A or B" where the outcome is a race."""
+        cell = self.expected(kind)
+        return tuple(cell.removeprefix("either ").split(" or ")) if cell.startswith("either ") else (cell,)
+
 
 def _rows(section: str | None) -> list[list[str]]:
     """The cells of every table row in `section` (None: before the first `##` heading)."""
