@@ -48,6 +48,8 @@ FAKE_POD_CIDR_BESIDE_REAL_NODE = "10.245.0.0/16"
 # MetalLB's pool without the real node: loopback addresses, assigned but answered by nothing.
 FAKE_NODE_POOL = "127.0.0.240-127.0.0.250"
 # The default StorageClass the sandbox creates: kube-controller-manager's own hostPath provisioner.
+# The label by which an EndpointSlice names the Service it belongs to.
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 STORAGE_CLASS = "standard"
 HOSTPATH_PROVISIONER = "kubernetes.io/host-path"
 # Fixed in k8s.io/kubernetes pkg/volume/hostpath (no flag moves it); only ever read here, never written.
@@ -1073,6 +1075,7 @@ class Sandbox:
         from kubernetes import client
 
         core = client.CoreV1Api(self.api_client())
+        discovery = client.DiscoveryV1Api(self.api_client())
 
         def waiting() -> list[str]:
             pods = core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node.NODE_NAME}").items
@@ -1097,12 +1100,13 @@ class Sandbox:
             from the host yet (kube-proxy programs a Service's ports together; one answering is enough,
             as a Service may name ports its pods do not serve)."""
             served = {
-                (endpoints.metadata.namespace, endpoints.metadata.name)
-                for endpoints in core.list_endpoints_for_all_namespaces().items
+                (endpoints.metadata.namespace, (endpoints.metadata.labels or {}).get(SERVICE_NAME_LABEL))
+                for endpoints in discovery.list_endpoint_slice_for_all_namespaces().items
                 if any(
-                    address.node_name == node.NODE_NAME
-                    for subset in endpoints.subsets or []
-                    for address in subset.addresses or []
+                    # An endpoint without a ready condition counts as ready, as kube-proxy counts it.
+                    endpoint.node_name == node.NODE_NAME
+                    and (endpoint.conditions is None or endpoint.conditions.ready is not False)
+                    for endpoint in endpoints.endpoints or []
                 )
             }
             names = []
