@@ -47,9 +47,9 @@ POD_CIDR = "10.244.0.0/16"
 FAKE_POD_CIDR_BESIDE_REAL_NODE = "10.245.0.0/16"
 # MetalLB's pool without the real node: loopback addresses, assigned but answered by nothing.
 FAKE_NODE_POOL = "127.0.0.240-127.0.0.250"
-# The default StorageClass the sandbox creates: kube-controller-manager's own hostPath provisioner.
 # The label by which an EndpointSlice names the Service it belongs to.
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# The default StorageClass the sandbox creates: kube-controller-manager's own hostPath provisioner.
 STORAGE_CLASS = "standard"
 HOSTPATH_PROVISIONER = "kubernetes.io/host-path"
 # Fixed in k8s.io/kubernetes pkg/volume/hostpath (no flag moves it); only ever read here, never written.
